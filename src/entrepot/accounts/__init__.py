@@ -1,0 +1,1 @@
+"""Credentials: password hashing and policy, TOTP second factor, recovery codes and opaque tokens."""

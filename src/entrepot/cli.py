@@ -1,0 +1,255 @@
+"""The `entrepot` command: serve, worker, demo, admin, audit, db."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from entrepot.core.config import Settings, load_settings
+from entrepot.core.errors import EntrepotError
+from entrepot.db import Database
+
+
+class Env:
+    """Settings and database for one command run, made once from the global options."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.overrides = overrides
+        self._settings: Settings | None = None
+        self._db: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(**self.overrides)
+            except (ValueError, FileNotFoundError) as exc:
+                raise click.ClickException(f"invalid settings: {exc}") from exc
+        return self._settings
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.db_url)
+        return self._db
+
+    def migrate(self) -> None:
+        from entrepot.db.migrate import upgrade
+
+        upgrade(self.db.engine)
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings file (also ENTREPOT_CONFIG_FILE).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data folder (also ENTREPOT_DATA_DIR; default ./entrepot-data).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.version_option(package_name="entrepot")
+@click.pass_context
+def main(ctx: click.Context, config_file: Path | None, data_dir: Path | None, verbose: bool) -> None:
+    """Entrepot: trade-document library, classified holdings and trade messenger."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = Env(config_file=config_file, data_dir=data_dir)
+
+
+def _serve(env: Env, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from entrepot.web.app import create_app
+
+    settings = env.settings
+    app = create_app(settings, env.db)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, proxy_headers=True,
+                forwarded_allow_ips="127.0.0.1", log_level="info")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default from settings: 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default from settings: 8000).")
+@click.option("--no-migrate", is_flag=True, help="Do not upgrade the database schema first.")
+@pass_env
+def serve(env: Env, host: str | None, port: int | None, no_migrate: bool) -> None:
+    """Serve the web application and the API."""
+    if not no_migrate:
+        env.migrate()
+    _serve(env, host, port)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@pass_env
+def worker(env: Env, once: bool) -> None:
+    """Run background jobs from the queue."""
+    from entrepot.workers.loop import run_forever, run_one, worker_name
+
+    env.migrate()
+    if once:
+        count = 0
+        while run_one(env.db, env.settings, worker_name()) is not None:
+            count += 1
+        click.echo(f"{count} job(s) run")
+        return
+    try:
+        run_forever(env.db, env.settings)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="Only seed the demo content.")
+@click.option("--host", help="Address to listen on.")
+@click.option("--port", type=int, help="Port.")
+@pass_env
+def demo(env: Env, no_serve: bool, host: str | None, port: int | None) -> None:
+    """Seed demo enterprises and users of every role, then serve."""
+    from entrepot.demo import DEMO_PASSWORD, seed
+
+    env.migrate()
+    users, created = seed(env.db, env.settings)
+    click.echo(("Seeded" if created else "Demo content already present in") + f" {env.settings.data_dir}")
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}); each enrols an entry card (TOTP) at first sign-in:")
+    for u in users:
+        state = "" if u.active else "  [pending approval]"
+        click.echo(f"  {u.username:<11} {', '.join(r.value for r in u.roles):<20} {u.clearance.name:<13} "
+                   f"{u.enterprise}{state}")
+    if not no_serve:
+        settings = env.settings
+        click.echo(f"\nServing on http://{host or settings.host}:{port or settings.port}\n")
+        _serve(env, host, port)
+
+
+@main.group()
+def admin() -> None:
+    """Administration from the shell: enterprises, users, approvals."""
+
+
+@admin.command("create-enterprise")
+@click.argument("name")
+@click.option("--country", help="ISO 3166 alpha-2 code.")
+@click.option("--operator", is_flag=True, help="The operating centre (home of administrators and approvers).")
+@pass_env
+def create_enterprise(env: Env, name: str, country: str | None, operator: bool) -> None:
+    """Create an enterprise."""
+    from entrepot.actions import accounts
+
+    env.migrate()
+    with _errors(), env.db.write() as s:
+        ent = accounts.create_enterprise(s, None, name, country, is_operator=operator)
+        click.echo(f"enterprise {ent.id}: {ent.name}")
+
+
+@admin.command("create-user")
+@click.option("--enterprise", "enterprise_name", required=True, help="Enterprise name.")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="Full name.")
+@click.option("--role", "roles", multiple=True, default=["trader"], show_default=True,
+              help="Role (repeat for several).")
+@click.option("--clearance", default="OPEN", show_default=True)
+@click.option("--kind", default="staff", show_default=True, type=click.Choice(["staff", "counterpart"]))
+@click.option("--password-file", type=click.File("r"), help="Read the password from this file (else prompt).")
+@click.option("--bootstrap", is_flag=True,
+              help="Activate at once without approvals (for the first administrators and approvers; audited).")
+@pass_env
+def create_user(env: Env, enterprise_name: str, username: str, display_name: str, roles: tuple[str, ...],
+                clearance: str, kind: str, password_file: Any, bootstrap: bool) -> None:
+    """Create a user: pending approval, unless --bootstrap."""
+    from sqlalchemy import select
+
+    from entrepot.actions import accounts
+    from entrepot.db.tables import Enterprise
+
+    password = password_file.read().rstrip("\n") if password_file else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    env.migrate()
+    with _errors(), env.db.write() as s:
+        ent = s.execute(select(Enterprise).where(Enterprise.name == enterprise_name)).scalar_one_or_none()
+        if ent is None:
+            raise click.ClickException(f"no enterprise named {enterprise_name!r}")
+        user = accounts.create_user(s, env.settings, None, enterprise_id=ent.id, username=username,
+                                    display_name=display_name, password=password, kind=kind, roles=roles,
+                                    clearance=clearance, bootstrap=bootstrap)
+        click.echo(f"user {user.id}: {user.username} ({user.status})")
+
+
+@admin.command("pending")
+@pass_env
+def pending(env: Env) -> None:
+    """List requests waiting for approval."""
+    from sqlalchemy import select
+
+    from entrepot.core.types import Level, RequestStatus
+    from entrepot.db.tables import ApprovalRequest
+
+    env.migrate()
+    with env.db.read() as s:
+        rows = s.execute(select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.PENDING)
+                         .order_by(ApprovalRequest.id)).unique().scalars().all()
+        if not rows:
+            click.echo("nothing pending")
+        for r in rows:
+            done = ", ".join(f"{d.authority}:{d.approver.username}" for d in r.decisions) or "no decisions yet"
+            click.echo(f"#{r.id} {r.kind:<9} {r.subject.username:<16} {Level(r.clearance).name:<13} {done}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@pass_env
+def audit_verify(env: Env) -> None:
+    """Check every hash chain; exit 1 at the first broken record."""
+    from entrepot.audit import verify_all
+
+    with env.db.read() as s:
+        reports = verify_all(s)
+    broken = [r for r in reports if not r.ok]
+    for r in reports:
+        if r.ok:
+            click.echo(f"chain {r.chain}: intact ({r.checked} records)")
+        else:
+            click.echo(f"chain {r.chain}: BROKEN at record {r.broken_seq} (id {r.broken_id}): {r.reason}; "
+                       f"{r.checked} records before it are intact", err=True)
+    if not reports:
+        click.echo("no audit records yet")
+    sys.exit(1 if broken else 0)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_env
+def db_upgrade(env: Env) -> None:
+    """Upgrade the schema to the newest revision."""
+    from entrepot.db.migrate import current_revision
+
+    env.migrate()
+    click.echo(f"database at revision {current_revision(env.db.engine)}")
+
+
+class _errors:
+    """Turn the service's errors into a clean CLI failure (exit 1) with the message."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, EntrepotError):
+            params = exc.params or {}
+            raise click.ClickException(exc.message % params if params else exc.message)
+        return False

@@ -1,0 +1,68 @@
+"""Jobs in the database, claimed under a lease.
+
+A worker that dies (even by kill -9) simply stops renewing; once its lease ends the job is queued
+again, up to its attempt limit. Claiming uses SKIP LOCKED on PostgreSQL; on SQLite the write
+transaction (BEGIN IMMEDIATE) already serialises claims.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from entrepot.db.tables import Job
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, *, max_attempts: int = 3,
+            delay_s: float = 0) -> Job:
+    job = Job(kind=kind, payload=payload or {}, state=QUEUED, max_attempts=max_attempts,
+              run_at=_now() + timedelta(seconds=delay_s))
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(session: Session, worker: str, kinds: list[str], lease_s: float = 300) -> Job | None:
+    query = (select(Job).where(Job.state == QUEUED, Job.run_at <= _now(), Job.kind.in_(kinds))
+             .order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True))
+    job = session.execute(query).scalar_one_or_none()
+    if job is None:
+        return None
+    job.state, job.worker = RUNNING, worker
+    job.attempts += 1
+    job.lease_until = _now() + timedelta(seconds=lease_s)
+    return job
+
+
+def finish(session: Session, job_id: int, error: str | None = None, retry_delay_s: float = 30) -> None:
+    """Done, or on error back to the queue until the attempts run out."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return
+    job.lease_until = None
+    if error is None:
+        job.state, job.error, job.finished_at = DONE, None, _now()
+    elif job.attempts >= job.max_attempts:
+        job.state, job.error, job.finished_at = FAILED, error[:4000], _now()
+    else:
+        job.state, job.error = QUEUED, error[:4000]
+        job.run_at = _now() + timedelta(seconds=retry_delay_s * job.attempts)
+
+
+def requeue_expired(session: Session) -> int:
+    """Jobs whose worker vanished go back to the queue (or fail once out of attempts)."""
+    now = _now()
+    expired = (Job.state == RUNNING) & (Job.lease_until < now)
+    failed = session.execute(update(Job).where(expired, Job.attempts >= Job.max_attempts).values(
+        state=FAILED, error="the worker stopped while running this job", finished_at=now)).rowcount
+    queued = session.execute(update(Job).where(expired).values(state=QUEUED, lease_until=None)).rowcount
+    return int(failed or 0) + int(queued or 0)

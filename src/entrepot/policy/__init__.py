@@ -1,0 +1,34 @@
+"""THE access module. Every page, API route, feed, export and WebSocket event asks it.
+
+`allows(principal, action)` answers the route-level question; the `may_*` functions answer questions
+about one object; the `*_clause` functions express the same answers as SQL so lists and counts
+filter inside the query.
+"""
+
+from entrepot.policy.rules import (
+    Action,
+    Decision,
+    allows,
+    approval_authorities,
+    audit_clause,
+    may_decide,
+    may_manage_user,
+    may_message,
+    may_request_clearance,
+    may_see_user,
+    visible_users_clause,
+)
+
+__all__ = [
+    "Action",
+    "Decision",
+    "allows",
+    "approval_authorities",
+    "audit_clause",
+    "may_decide",
+    "may_manage_user",
+    "may_message",
+    "may_request_clearance",
+    "may_see_user",
+    "visible_users_clause",
+]

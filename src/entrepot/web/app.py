@@ -1,0 +1,32 @@
+"""The application factory. No import-time state: the CLI and the tests both call `create_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from entrepot import __version__
+from entrepot.core.config import Settings
+from entrepot.db import Database
+from entrepot.web import errors, i18n
+from entrepot.web.middleware import SecurityMiddleware
+from entrepot.web.render import make_environment
+from entrepot.web.routes import account_pages, admin_pages, api, auth_pages
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    app = FastAPI(title="Entrepot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.db = db or Database(settings.db_url)
+    app.state.catalogs = i18n.load_catalogs()
+    app.state.templates = make_environment()
+    for router in (auth_pages.router, account_pages.router, admin_pages.router, api.router, api.docs_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    errors.install(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    return app
