@@ -16,7 +16,7 @@ from entrepot.db.tables import Approval, ApprovalRequest
 
 def _locked_request(session: Session, request_id: int) -> ApprovalRequest:
     req = session.execute(
-        select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update()
+        select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update(of=ApprovalRequest)
     ).unique().scalar_one_or_none()
     if req is None:
         raise NotFound("No such request.")

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot.core.types import Principal
@@ -45,9 +47,14 @@ def _hashed_fields(rec: AuditRecord) -> dict[str, Any]:
     }
 
 
-def _lock_head(session: Session, chain: str) -> ChainHead | None:
+def _lock_head(session: Session, chain: str) -> ChainHead:
+    """The chain's head row, locked. Created first if missing, without racing another creator."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(ChainHead).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing())
     # FOR UPDATE on PostgreSQL; SQLite write transactions already hold the database lock (BEGIN IMMEDIATE).
-    return session.execute(select(ChainHead).where(ChainHead.chain == chain).with_for_update()).scalar_one_or_none()
+    return session.execute(
+        select(ChainHead).where(ChainHead.chain == chain).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def append(
@@ -63,9 +70,6 @@ def append(
 ) -> AuditRecord:
     """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the change."""
     head = _lock_head(session, chain)
-    if head is None:
-        head = ChainHead(chain=chain, seq=0, hash=GENESIS)
-        session.add(head)
     rec = AuditRecord(
         chain=chain,
         seq=head.seq + 1,
