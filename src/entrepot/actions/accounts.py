@@ -100,7 +100,7 @@ def create_user(
     passwords.check_policy(password, name, settings.password_min_length)
     if session.execute(select(User.id).where(User.username == name)).first():
         raise Conflict("This username is already taken.", field="username")
-    lang = language if language in LANGUAGES else settings.default_language
+    lang = language if language in LANGUAGES else None
     user = User(
         enterprise_id=enterprise_id, username=name, display_name=display, kind=user_kind,
         status=UserStatus.ACTIVE if bootstrap else UserStatus.PENDING, clearance=int(level),

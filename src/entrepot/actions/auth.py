@@ -15,6 +15,7 @@ from entrepot.accounts import passwords, tokens, totp
 from entrepot.actions import validate
 from entrepot.actions.accounts import principal_of
 from entrepot.core.config import Settings
+from entrepot.core.messages import N_
 from entrepot.core.errors import Forbidden, InvalidInput, NotAuthenticated, RateLimited
 from entrepot.core.types import Principal, UserStatus
 from entrepot.db.tables import ApiToken, LoginAttempt, RecoveryCode, User, WebSession
@@ -22,10 +23,10 @@ from entrepot.db.tables import ApiToken, LoginAttempt, RecoveryCode, User, WebSe
 #: Seconds between writes of a session's last-seen time: reads should not all become writes.
 TOUCH_INTERVAL = 60
 _STATUS_MESSAGES = {
-    UserStatus.PENDING: "Your account is waiting for approval.",
-    UserStatus.REJECTED: "Your account request was rejected.",
-    UserStatus.SUSPENDED: "Your account is suspended.",
-    UserStatus.REVOKED: "Your account has been revoked.",
+    UserStatus.PENDING: N_("Your account is waiting for approval."),
+    UserStatus.REJECTED: N_("Your account request was rejected."),
+    UserStatus.SUSPENDED: N_("Your account is suspended."),
+    UserStatus.REVOKED: N_("Your account has been revoked."),
 }
 
 

@@ -78,7 +78,8 @@ class User(Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     clearance: Mapped[int] = mapped_column(Integer, default=0)
     password_hash: Mapped[str] = mapped_column(String(200))
-    language: Mapped[str] = mapped_column(String(8), default="en")
+    #: Chosen in the language switch; None follows the browser's Accept-Language.
+    language: Mapped[str | None] = mapped_column(String(8))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     #: Last accepted TOTP time step: a code is accepted only for a later step, so none is replayed.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

@@ -16,15 +16,17 @@ from entrepot.web.render import redirect, render_html
 
 log = logging.getLogger(__name__)
 
+from entrepot.core.messages import N_
+
 HTTP_MESSAGES = {
-    400: "The request was not understood.",
-    401: "Please sign in.",
-    403: "You do not have access to this page.",
-    404: "This page does not exist.",
-    405: "This action is not available here.",
-    413: "Request body too large.",
-    422: "Some fields are missing or invalid.",
-    429: "Too many requests. Try again later.",
+    400: N_("The request was not understood."),
+    401: N_("Please sign in."),
+    403: N_("You do not have access to this page."),
+    404: N_("This page does not exist."),
+    405: N_("This action is not available here."),
+    413: N_("Request body too large."),
+    422: N_("Some fields are missing or invalid."),
+    429: N_("Too many requests. Try again later."),
 }
 
 
@@ -76,4 +78,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, "Something went wrong on our side. The error was logged.")
+        return _respond(request, 500, N_("Something went wrong on our side. The error was logged."))

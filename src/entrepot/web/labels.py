@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
-    return message
+from entrepot.core.messages import N_
 
 
 ROLES = {

@@ -98,7 +98,7 @@ def upgrade() -> None:
     sa.Column('status_reason', sa.String(length=500), nullable=True),
     sa.Column('clearance', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=True),
     sa.Column('totp_secret', sa.String(length=64), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('created_at', entrepot.db.tables.UTCDateTime(), nullable=False),
