@@ -44,7 +44,7 @@ def server(settings: Settings, db: Any) -> Iterator[str]:
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
                     break
