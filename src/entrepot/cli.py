@@ -88,22 +88,18 @@ def serve(env: Env, host: str | None, port: int | None, no_migrate: bool) -> Non
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option("--processes", type=int, help="Worker processes (default: one per CPU core).")
 @pass_env
-def worker(env: Env, once: bool) -> None:
-    """Run background jobs from the queue."""
-    from entrepot.workers.loop import run_forever, run_one, worker_name
+def worker(env: Env, once: bool, processes: int | None) -> None:
+    """Run background jobs (ingest, OCR, housekeeping) from the queue."""
+    from entrepot.workers.loop import Worker, run_processes
 
     env.migrate()
     if once:
-        count = 0
-        while run_one(env.db, env.settings, worker_name()) is not None:
-            count += 1
-        click.echo(f"{count} job(s) run")
+        click.echo(f"{Worker(env.db, env.settings).run_until_idle()} job(s) run")
         return
-    try:
-        run_forever(env.db, env.settings)
-    except KeyboardInterrupt:
-        pass
+    settings = env.settings.model_copy(update={"worker_processes": processes}) if processes else env.settings
+    run_processes(settings)
 
 
 @main.command()

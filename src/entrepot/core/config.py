@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 30
 
     max_form_bytes: int = 64 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    #: Originals of SECRET documents are read online only unless this is set.
+    secret_original_downloads: bool = False
+    #: Folder of trade reference CSVs (HS codes, country and currency names) for metadata suggestions.
+    reference_dir: Path | None = None
+    #: Worker processes for ingest; 0 means one per CPU core.
+    worker_processes: int = 0
+    #: Seconds one page may take in OCR before it is given up with an error.
+    ocr_page_timeout_s: int = 120
+    #: Pages whose OCR confidence is below this are listed for a librarian to check or rescan.
+    ocr_review_confidence: float = 70.0
     totp_issuer: str = "Entrepot"
 
     @field_validator("default_language")

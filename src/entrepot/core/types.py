@@ -63,6 +63,16 @@ AUTHORITY_ROLE: dict[Authority, Role] = {
 class RequestKind(enum.StrEnum):
     ACCOUNT = "account"
     CLEARANCE = "clearance"
+    DECLASSIFY = "declassify"  # lowering a document's classification
+
+
+class Category(enum.StrEnum):
+    TRADE_NEWS = "trade_news"
+    SUCCESS_CASES = "success_cases"
+    TRENDS = "trends"
+    REGULATIONS = "regulations"
+    PRICE_REPORTS = "price_reports"
+    CONTRACTS = "contracts"
 
 
 class RequestStatus(enum.StrEnum):

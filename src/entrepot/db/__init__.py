@@ -1,6 +1,7 @@
 """Database access: the engine (SQLite WAL or PostgreSQL), the tables and the migrations."""
 
+from entrepot.db import library, tables  # noqa: F401 - every table module registers with Base
+from entrepot.db.base import Base
 from entrepot.db.engine import Database
-from entrepot.db.tables import Base
 
 __all__ = ["Base", "Database"]

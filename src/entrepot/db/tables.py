@@ -1,58 +1,27 @@
-"""Tables. Plain mapped classes with no ORM event hooks: side effects are explicit calls in `actions`."""
+"""Accounts, approvals, sessions, audit trail and jobs. No ORM event hooks: side effects are explicit
+calls in `actions`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from entrepot.db.base import Base, UTCDateTime, utcnow
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stored as naive UTC on every backend, always returned timezone-aware."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+__all__ = ["Base", "UTCDateTime", "utcnow"]
 
 
 class Enterprise(Base):
@@ -115,13 +84,16 @@ class RecoveryCode(Base):
 
 
 class ApprovalRequest(Base):
-    """An account or a clearance raise waiting for one trade and one security approval."""
+    """An account, a clearance raise or a declassification waiting for one trade and one security approval."""
 
     __tablename__ = "approval_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    subject_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The account concerned (accounts, clearance raises) ...
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: ... or the document concerned (lowering a classification).
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     clearance: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -129,7 +101,7 @@ class ApprovalRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    subject: Mapped[User] = relationship(foreign_keys=[subject_user_id], lazy="joined")
+    subject: Mapped[User | None] = relationship(foreign_keys=[subject_user_id], lazy="joined")
     decisions: Mapped[list[Approval]] = relationship(
         lazy="selectin", back_populates="request", order_by="Approval.id"
     )

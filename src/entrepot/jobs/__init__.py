@@ -1,5 +1,5 @@
 """The job queue: a table in the main database by default (Redis for scale-out comes with ingest)."""
 
-from entrepot.jobs.queue import claim, enqueue, finish, requeue_expired
+from entrepot.jobs.queue import claim, enqueue, finish, renew, requeue_expired
 
-__all__ = ["claim", "enqueue", "finish", "requeue_expired"]
+__all__ = ["claim", "enqueue", "finish", "renew", "requeue_expired"]

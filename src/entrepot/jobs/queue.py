@@ -43,6 +43,11 @@ def claim(session: Session, worker: str, kinds: list[str], lease_s: float = 300)
     return job
 
 
+def renew(session: Session, job_id: int, lease_s: float) -> None:
+    session.execute(update(Job).where(Job.id == job_id, Job.state == RUNNING)
+                    .values(lease_until=_now() + timedelta(seconds=lease_s)))
+
+
 def finish(session: Session, job_id: int, error: str | None = None, retry_delay_s: float = 30) -> None:
     """Done, or on error back to the queue until the attempts run out."""
     job = session.get(Job, job_id)

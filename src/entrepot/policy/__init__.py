@@ -5,6 +5,15 @@ about one object; the `*_clause` functions express the same answers as SQL so li
 filter inside the query.
 """
 
+from entrepot.policy.documents import (
+    audited,
+    document_clause,
+    is_library_staff,
+    may_classify,
+    may_download_original,
+    may_edit_document,
+    may_read_document,
+)
 from entrepot.policy.rules import (
     Action,
     Decision,
@@ -21,6 +30,13 @@ from entrepot.policy.rules import (
 
 __all__ = [
     "Action",
+    "audited",
+    "document_clause",
+    "is_library_staff",
+    "may_classify",
+    "may_download_original",
+    "may_edit_document",
+    "may_read_document",
     "Decision",
     "allows",
     "approval_authorities",

@@ -22,6 +22,8 @@ class Action(enum.StrEnum):
     ENTERPRISES_ADMIN = "enterprises.admin"
     APPROVALS = "approvals.decide"
     AUDIT_VIEW = "audit.view"
+    LIBRARY = "library.read"  # browse and read, within clearance (per document: documents.py)
+    LIBRARY_MANAGE = "library.manage"  # upload, describe, publish, the ingest board
 
 
 _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
@@ -29,6 +31,7 @@ _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.ENTERPRISES_ADMIN: frozenset({Role.ADMIN}),
     Action.APPROVALS: frozenset({Role.TRADE_APPROVER, Role.SECURITY_APPROVER}),
     Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.AUDITOR}),
+    Action.LIBRARY_MANAGE: frozenset({Role.LIBRARIAN, Role.CUSTODIAN}),
 }
 
 
@@ -54,7 +57,7 @@ def allows(principal: Principal | None, action: Action) -> bool:
         return principal.second_factor_owed and principal.status is UserStatus.ACTIVE
     if not principal.active:
         return False
-    if action in (Action.SIGNED_IN, Action.DIRECTORY):
+    if action in (Action.SIGNED_IN, Action.DIRECTORY, Action.LIBRARY):
         return True
     return bool(principal.roles & _ROLE_ACTIONS[action])
 
@@ -70,6 +73,8 @@ def may_decide(principal: Principal, request: ApprovalRequest, authority: Author
     if request.status != RequestStatus.PENDING:
         return Decision(False, "This request has already been decided.")
     if request.subject_user_id == principal.user_id:
+        return Decision(False, "You cannot decide on your own request.")
+    if request.kind == "declassify" and request.requested_by_id == principal.user_id:
         return Decision(False, "You cannot decide on your own request.")
     for d in request.decisions:
         if d.approver_id == principal.user_id:

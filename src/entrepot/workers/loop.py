@@ -1,61 +1,99 @@
-"""The worker loop: claim a job, run its handler in its own transaction, record the outcome."""
+"""The worker loop: claim a job, run its handler, record the outcome. Handlers open their own
+transactions, so a long ingest never holds the database's write lock."""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from entrepot import jobs
+from entrepot.actions.library import INGEST_JOB
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.tables import Job
 from entrepot.workers import maintenance
+from entrepot.workers.ingest import LEASE_S, IngestRunner
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Session, Settings, dict[str, Any]], Any]
-HANDLERS: dict[str, Handler] = {"maintenance.cleanup": maintenance.cleanup}
 MAINTENANCE_EVERY_S = 600
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+class Worker:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.ingest = IngestRunner(db, settings)
+        self.handlers: dict[str, Callable[[Job], Any]] = {
+            "maintenance.cleanup": lambda job: maintenance.cleanup(db, settings, job.payload),
+            INGEST_JOB: lambda job: self.ingest.run(int(job.payload["version_id"]),
+                                                    job.attempts >= job.max_attempts, job.id),
+        }
+
+    def run_one(self) -> Job | None:
+        """Claim and run one job; None when nothing is due."""
+        with self.db.write() as s:
+            jobs.requeue_expired(s)
+            job = jobs.claim(s, self.name, list(self.handlers), lease_s=LEASE_S)
+            if job is None:
+                return None
+            s.expunge(job)
+        error = None
+        try:
+            result = self.handlers[job.kind](job)
+            log.info("job %s (%s) done: %s", job.id, job.kind, result)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job; the loop goes on
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
+        with self.db.write() as s:
+            jobs.finish(s, job.id, error)
+            return s.get(Job, job.id)
+
+    def run_until_idle(self) -> int:
+        count = 0
+        while self.run_one() is not None:
+            count += 1
+        return count
+
+    def run_forever(self, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
+        next_maintenance = 0.0
+        log.info("worker %s started", self.name)
+        while not stop():
+            if time.monotonic() >= next_maintenance:
+                with self.db.write() as s:
+                    jobs.enqueue(s, "maintenance.cleanup", max_attempts=1)
+                next_maintenance = time.monotonic() + MAINTENANCE_EVERY_S
+            if self.run_one() is None:
+                time.sleep(poll_s)
 
 
-def run_one(db: Database, settings: Settings, name: str) -> Job | None:
-    """Claim and run one job; None when the queue is empty."""
-    with db.write() as s:
-        jobs.requeue_expired(s)
-        job = jobs.claim(s, name, list(HANDLERS))
-        if job is None:
-            return None
-        job_id, kind, payload = job.id, job.kind, dict(job.payload)
-    error = None
+def _process_main(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract: one thread per process, processes for cores
+    db = Database(settings.db_url)
     try:
-        with db.write() as s:
-            result = HANDLERS[kind](s, settings, payload)
-        log.info("job %s (%s) done: %s", job_id, kind, result)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job, the loop goes on
-        error = f"{type(exc).__name__}: {exc}"
-        log.warning("job %s (%s) failed: %s", job_id, kind, error)
-    with db.write() as s:
-        jobs.finish(s, job_id, error)
-        return s.get(Job, job_id)
+        Worker(db, settings).run_forever()
+    except KeyboardInterrupt:
+        pass
 
 
-def run_forever(db: Database, settings: Settings, *, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
-    name = worker_name()
-    next_maintenance = 0.0
-    log.info("worker %s started", name)
-    while not stop():
-        if time.monotonic() >= next_maintenance:
-            with db.write() as s:
-                jobs.enqueue(s, "maintenance.cleanup", max_attempts=1)
-            next_maintenance = time.monotonic() + MAINTENANCE_EVERY_S
-        if run_one(db, settings, name) is None:
-            time.sleep(poll_s)
+def run_processes(settings: Settings) -> None:
+    """One worker process per core (or `worker_processes`), so OCR uses the whole machine."""
+    count = settings.worker_processes or os.cpu_count() or 1
+    if count == 1:
+        _process_main(settings)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_main, args=(settings,), name=f"worker-{i + 1}") for i in range(count)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(10)

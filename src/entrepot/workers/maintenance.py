@@ -9,10 +9,16 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from entrepot.core.config import Settings
+from entrepot.db import Database
 from entrepot.db.tables import LoginAttempt, WebSession
 
 
-def cleanup(session: Session, settings: Settings, _payload: dict[str, Any]) -> dict[str, int]:
+def cleanup(db: Database, settings: Settings, _payload: dict[str, Any]) -> dict[str, int]:
+    with db.write() as session:
+        return _cleanup(session, settings)
+
+
+def _cleanup(session: Session, settings: Settings) -> dict[str, int]:
     now = datetime.now(UTC)
     idle = max(settings.session_idle_minutes, settings.shared_terminal_idle_minutes)
     sessions = session.execute(delete(WebSession).where(or_(
