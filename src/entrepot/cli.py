@@ -125,6 +125,37 @@ def demo(env: Env, no_serve: bool, host: str | None, port: int | None) -> None:
         _serve(env, host, port)
 
 
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--category", default="trade_news", show_default=True, help="Category of the new documents.")
+@click.option("--level", default="OPEN", show_default=True, help="Classification of the new documents.")
+@click.option("--collection", "collection_id", type=int, help="Collection id.")
+@click.option("--process", is_flag=True, help="Also run the ingest here until the queue is empty.")
+@pass_env
+def import_cmd(env: Env, paths: tuple[Path, ...], category: str, level: str, collection_id: int | None,
+               process: bool) -> None:
+    """Import files and folders (recursive); files already held are skipped, so it can be re-run."""
+    from rich.progress import Progress
+
+    from entrepot.imports import import_paths, walk
+
+    env.migrate()
+    files = list(walk(list(paths)))
+    with Progress() as bar:
+        task = bar.add_task("storing", total=len(files))
+        summary = import_paths(env.db, env.settings, files, category=category, level=level,
+                               collection_id=collection_id, advance=lambda: bar.advance(task))
+    click.echo(f"done {summary.done}, skipped {summary.skipped} (already held), failed {len(summary.failed)}")
+    for path, reason in summary.failed:
+        click.echo(f"  failed: {path}: {reason}", err=True)
+    if process:
+        from entrepot.workers.loop import Worker
+
+        click.echo(f"processed {Worker(env.db, env.settings).run_until_idle()} job(s)")
+    if summary.failed:
+        sys.exit(1)
+
+
 @main.group()
 def admin() -> None:
     """Administration from the shell: enterprises, users, approvals."""
@@ -195,7 +226,8 @@ def pending(env: Env) -> None:
             click.echo("nothing pending")
         for r in rows:
             done = ", ".join(f"{d.authority}:{d.approver.username}" for d in r.decisions) or "no decisions yet"
-            click.echo(f"#{r.id} {r.kind:<9} {r.subject.username:<16} {Level(r.clearance).name:<13} {done}")
+            subject = r.subject.username if r.subject else f"document {r.document_id}"
+            click.echo(f"#{r.id} {r.kind:<10} {subject:<16} {Level(r.clearance).name:<13} {done}")
 
 
 @main.group()

@@ -21,6 +21,13 @@ CHUNK = 1 << 20
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def human_size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} B"
+
+
 class BlobWriter:
     """Streams data into a temporary file while hashing it; `commit()` moves it to its address."""
 
@@ -37,7 +44,7 @@ class BlobWriter:
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             self.abort()
-            raise TooLarge("The file is larger than the limit of %(mb)s MB.", mb=self.max_bytes // (1 << 20))
+            raise TooLarge("The file is larger than the limit of %(size)s.", size=human_size(self.max_bytes))
         self._hash.update(data)
         self._file.write(data)
 

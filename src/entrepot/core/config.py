@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     secret_original_downloads: bool = False
     #: Folder of trade reference CSVs (HS codes, country and currency names) for metadata suggestions.
     reference_dir: Path | None = None
+    #: Folder watched for scanned files (default: "drop" in the data folder); done/ and failed/ inside it.
+    drop_dir: Path | None = None
+    #: Seconds a worker holds a job between progress reports before another worker may take it over.
+    job_lease_seconds: int = 600
     #: Worker processes for ingest; 0 means one per CPU core.
     worker_processes: int = 0
     #: Seconds one page may take in OCR before it is given up with an error.

@@ -13,7 +13,7 @@ from entrepot.db import Database
 from entrepot.web import errors, i18n
 from entrepot.web.middleware import SecurityMiddleware
 from entrepot.web.render import make_environment
-from entrepot.web.routes import account_pages, admin_pages, api, auth_pages
+from entrepot.web.routes import account_pages, admin_pages, api, auth_pages, library_manage, library_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -24,9 +24,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = db or Database(settings.db_url)
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
-    for router in (auth_pages.router, account_pages.router, admin_pages.router, api.router, api.docs_router):
+    for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
+                   library_manage.router, api.router, api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    uploads = dict.fromkeys(library_manage.UPLOAD_PATHS, settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(SecurityMiddleware, settings=settings, body_limits=uploads)
     return app

@@ -32,3 +32,22 @@ LEVELS = {
     "SECRET": N_("Secret"),
 }
 REQUEST_KINDS = {"account": N_("New account"), "clearance": N_("Clearance raise")}
+CATEGORIES = {
+    "trade_news": N_("Latest trade information"),
+    "success_cases": N_("Success cases"),
+    "trends": N_("Development trends"),
+    "regulations": N_("Regulations and procedures"),
+    "price_reports": N_("Price reports"),
+    "contracts": N_("Contracts and forms"),
+}
+DOC_STATUSES = {
+    "queued": N_("Waiting"),
+    "processing": N_("Working"),
+    "ready": N_("Ready"),
+    "failed": N_("Failed"),
+    "not_indexed": N_("Not indexed"),
+    "unsupported": N_("Not indexed"),
+}
+LANGUAGES = {"ko": N_("Korean"), "zh-Hans": N_("Chinese (simplified)"), "zh-Hant": N_("Chinese (traditional)"),
+             "ja": N_("Japanese"), "en": N_("English")}
+REQUEST_KINDS["declassify"] = N_("Lower a classification")

@@ -41,7 +41,9 @@ def make_environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(Action=policy.Action, Level=Level, LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
                        ROLES=labels.ROLES, STATUSES=labels.STATUSES, KINDS=labels.KINDS,
-                       AUTHORITIES=labels.AUTHORITIES, LEVELS=labels.LEVELS, REQUEST_KINDS=labels.REQUEST_KINDS)
+                       AUTHORITIES=labels.AUTHORITIES, LEVELS=labels.LEVELS, REQUEST_KINDS=labels.REQUEST_KINDS,
+                       CATEGORIES=labels.CATEGORIES, DOC_STATUSES=labels.DOC_STATUSES,
+                       LANGUAGE_LABELS=labels.LANGUAGES)
     env.filters["level"] = lambda value: Level(value).name
     env.filters["pager_query"] = _pager_query
     return env

@@ -88,7 +88,8 @@ class RequestOut(BaseModel):
     id: int
     kind: str
     status: str
-    subject: UserOut
+    subject: UserOut | None
+    document_id: int | None
     clearance: str
     reason: str | None
     created_at: datetime
@@ -96,7 +97,8 @@ class RequestOut(BaseModel):
 
     @classmethod
     def of(cls, r: ApprovalRequest) -> RequestOut:
-        return cls(id=r.id, kind=r.kind, status=r.status, subject=UserOut.of(r.subject),
+        return cls(id=r.id, kind=r.kind, status=r.status, subject=UserOut.of(r.subject) if r.subject else None,
+                   document_id=r.document_id,
                    clearance=Level(r.clearance).name, reason=r.reason, created_at=r.created_at,
                    decisions=[DecisionOut(approver=d.approver.username, authority=d.authority, decision=d.decision,
                                           reason=d.reason, at=d.created_at) for d in r.decisions])

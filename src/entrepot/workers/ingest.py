@@ -18,8 +18,6 @@ from entrepot.ingest import IngestContext, run_pipeline
 from entrepot.parsers import ParseContext
 
 log = logging.getLogger(__name__)
-#: A job's lease; each progress report renews it, so only a dead worker's job returns to the queue.
-LEASE_S = 600
 
 
 @dataclass
@@ -47,7 +45,7 @@ class IngestRunner:
             with self.db.write() as s:
                 library.record_progress(s, version_id, step, pct)
                 if job_id is not None:
-                    jobs.renew(s, job_id, LEASE_S)  # still alive: keep the job
+                    jobs.renew(s, job_id, self.settings.job_lease_seconds)  # still alive: keep the job
         return report
 
     def run(self, version_id: int, final_attempt: bool, job_id: int | None = None) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.tables import Job
 from entrepot.workers import maintenance
-from entrepot.workers.ingest import LEASE_S, IngestRunner
+from entrepot.workers.dropfolder import DropFolder
+from entrepot.workers.ingest import IngestRunner
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 600
+DROP_SCAN_EVERY_S = 2
 
 
 class Worker:
@@ -38,7 +40,7 @@ class Worker:
         """Claim and run one job; None when nothing is due."""
         with self.db.write() as s:
             jobs.requeue_expired(s)
-            job = jobs.claim(s, self.name, list(self.handlers), lease_s=LEASE_S)
+            job = jobs.claim(s, self.name, list(self.handlers), lease_s=self.settings.job_lease_seconds)
             if job is None:
                 return None
             s.expunge(job)
@@ -60,13 +62,18 @@ class Worker:
         return count
 
     def run_forever(self, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
-        next_maintenance = 0.0
-        log.info("worker %s started", self.name)
+        next_maintenance = next_scan = 0.0
+        drop = DropFolder(self.db, self.settings)
+        log.info("worker %s started; drop folder %s", self.name, drop.root)
         while not stop():
-            if time.monotonic() >= next_maintenance:
+            now = time.monotonic()
+            if now >= next_maintenance:
                 with self.db.write() as s:
                     jobs.enqueue(s, "maintenance.cleanup", max_attempts=1)
-                next_maintenance = time.monotonic() + MAINTENANCE_EVERY_S
+                next_maintenance = now + MAINTENANCE_EVERY_S
+            if now >= next_scan:
+                drop.scan()
+                next_scan = now + DROP_SCAN_EVERY_S
             if self.run_one() is None:
                 time.sleep(poll_s)
 

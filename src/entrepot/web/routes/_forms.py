@@ -19,6 +19,8 @@ UsersAdmin = Annotated[Ctx, Depends(Guard(Action.USERS_ADMIN))]
 EnterprisesAdmin = Annotated[Ctx, Depends(Guard(Action.ENTERPRISES_ADMIN))]
 Approvals = Annotated[Ctx, Depends(Guard(Action.APPROVALS))]
 AuditView = Annotated[Ctx, Depends(Guard(Action.AUDIT_VIEW))]
+Library = Annotated[Ctx, Depends(Guard(Action.LIBRARY))]
+LibraryManage = Annotated[Ctx, Depends(Guard(Action.LIBRARY_MANAGE))]
 
 
 def safe_next(url: str | None) -> str:

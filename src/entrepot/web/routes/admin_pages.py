@@ -25,7 +25,8 @@ def approvals_queue(ctx: Approvals, error: str | None = None) -> Response:
     assert ctx.principal is not None
     with ctx.db.read() as s:
         requests = approvals.pending_for(s, ctx.principal)
-    return page(ctx, "approvals.html", requests=requests,
+        documents = approvals.documents_of(s, requests)
+    return page(ctx, "approvals.html", requests=requests, documents=documents,
                 authorities=policy.approval_authorities(ctx.principal))
 
 
@@ -42,7 +43,8 @@ def decide(ctx: Approvals, csrf_token: CsrfField, request_id: int, authority: An
     except EntrepotError as exc:
         with ctx.db.read() as s:
             requests = approvals.pending_for(s, ctx.principal)
-        return page(ctx, "approvals.html", status_code=exc.status_code, requests=requests,
+            documents = approvals.documents_of(s, requests)
+        return page(ctx, "approvals.html", status_code=exc.status_code, requests=requests, documents=documents,
                     authorities=policy.approval_authorities(ctx.principal),
                     error=ctx._(exc.message, **exc.params))
     return redirect("/approvals")
