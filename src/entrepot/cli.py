@@ -111,18 +111,33 @@ def demo(env: Env, no_serve: bool, host: str | None, port: int | None) -> None:
     """Seed demo enterprises and users of every role, then serve."""
     from entrepot.demo import DEMO_PASSWORD, seed
 
+    from entrepot.workers.loop import Worker
+
     env.migrate()
     users, created = seed(env.db, env.settings)
     click.echo(("Seeded" if created else "Demo content already present in") + f" {env.settings.data_dir}")
+    click.echo(f"Processed {Worker(env.db, env.settings).run_until_idle()} ingest job(s)")
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}); each enrols an entry card (TOTP) at first sign-in:")
     for u in users:
         state = "" if u.active else "  [pending approval]"
         click.echo(f"  {u.username:<11} {', '.join(r.value for r in u.roles):<20} {u.clearance.name:<13} "
                    f"{u.enterprise}{state}")
     if not no_serve:
+        import multiprocessing
+
+        from entrepot.workers.loop import run_processes
+
         settings = env.settings
+        # A worker beside the server, so uploads made in the demo are processed too.
+        worker_proc = multiprocessing.get_context("spawn").Process(target=run_processes, args=(settings,),
+                                                                    daemon=False, name="entrepot-worker")
+        worker_proc.start()
         click.echo(f"\nServing on http://{host or settings.host}:{port or settings.port}\n")
-        _serve(env, host, port)
+        try:
+            _serve(env, host, port)
+        finally:
+            worker_proc.terminate()
+            worker_proc.join(10)
 
 
 @main.command("import")

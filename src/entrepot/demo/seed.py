@@ -11,6 +11,7 @@ from entrepot.core.config import Settings
 from entrepot.core.types import Level, Role, UserKind
 from entrepot.db import Database
 from entrepot.db.tables import Enterprise, User
+from entrepot.demo.documents import seed_documents
 
 DEMO_PASSWORD = "Demo-Entrepot-2026"
 CENTRE = "Entrepot Centre"
@@ -61,4 +62,5 @@ def seed(db: Database, settings: Settings) -> tuple[list[DemoUser], bool]:
         admin = accounts.principal_of(users["admin"])
         accounts.request_clearance(s, admin, users["trader2"].id, Level.RESTRICTED,
                                    "Needs the restricted price reports for the Dalian contract.")
+    seed_documents(db, settings)
     return USERS, True

@@ -145,6 +145,16 @@ def _searchable_pdf(data: bytes, parsed: ParsedDocument, result: IngestResult, c
         result.searchable_pdf, _ = ctx.blobs.put_file(dst)
 
 
+def _first_line(pages: list[PageResult]) -> str | None:
+    """A plain-text file has no title field; its first short line usually is the title."""
+    for page in pages[:1]:
+        for line in page.text.splitlines():
+            line = line.strip().lstrip("#").strip()
+            if line:
+                return line if len(line) <= 150 else None
+    return None
+
+
 def run_pipeline(data: bytes, filename: str, ctx: IngestContext,
                  progress: Progress = lambda step, pct: None) -> IngestResult:
     """Run every step; a StopIngest ends early with a final result, other errors propagate."""
@@ -160,5 +170,6 @@ def run_pipeline(data: bytes, filename: str, ctx: IngestContext,
     progress("describe", 95)
     text = "\n".join(p.text for p in result.pages)
     result.languages = sorted({p.language for p in result.pages if p.language})
+    result.title = result.title or _first_line(result.pages)
     result.suggestions = describe.suggest(text, ctx.reference)
     return result

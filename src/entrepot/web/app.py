@@ -13,7 +13,15 @@ from entrepot.db import Database
 from entrepot.web import errors, i18n
 from entrepot.web.middleware import SecurityMiddleware
 from entrepot.web.render import make_environment
-from entrepot.web.routes import account_pages, admin_pages, api, auth_pages, library_manage, library_pages
+from entrepot.web.routes import (
+    account_pages,
+    admin_pages,
+    api,
+    auth_pages,
+    library_api,
+    library_manage,
+    library_pages,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -25,10 +33,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
-                   library_manage.router, api.router, api.docs_router):
+                   library_manage.router, api.router, library_api.router, api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
-    uploads = dict.fromkeys(library_manage.UPLOAD_PATHS, settings.max_upload_bytes + 1024 * 1024)
+    uploads = dict.fromkeys((*library_manage.UPLOAD_PATHS, "/api/v1/documents"), settings.max_upload_bytes + (1 << 20))
     app.add_middleware(SecurityMiddleware, settings=settings, body_limits=uploads)
     return app

@@ -1,0 +1,132 @@
+"""FTS5 ranking recipe: table layout, safe MATCH expressions and BM25 weights.
+
+Documents are stored pre-tokenised (tokens joined by spaces) in two columns, `terms` and
+`grams` (see multilingual.IndexedText). The tokenizer below treats every letter, number,
+mark and private-use character as part of a token, so our tokens (Hangul, Han, kana, digits,
+stems) pass through FTS5 intact and only the spaces we put in separate them.
+
+Queries are an OR of the query's terms, BM25-ranked, with the gram column at a lower weight.
+Every token is emitted as a quoted FTS5 string, so user input can never inject operators
+(OR, NEAR, *, ^, column filters): FTS5 treats a quoted string as plain phrase text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .bulk import analyze_many
+from .multilingual import IndexedText, MultilingualAnalyzer
+
+__all__ = [
+    "FTS5_TOKENIZE",
+    "RankingWeights",
+    "DEFAULT_WEIGHTS",
+    "quote_token",
+    "build_match_expression",
+    "create_fts_table",
+    "insert_documents",
+    "search_fts",
+]
+
+FTS5_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co'"
+
+
+@dataclass(frozen=True, slots=True)
+class RankingWeights:
+    terms: float = 1.0
+    grams: float = 0.3  # measured with bench/search.py; see the module docstring of multilingual
+
+
+DEFAULT_WEIGHTS = RankingWeights()
+
+
+def quote_token(token: str) -> str:
+    """An FTS5 string literal: double quotes doubled, so the token is always plain text."""
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _or_group(tokens: Iterable[str]) -> str:
+    # Drop tokens with nothing FTS5 would index: an empty phrase is a syntax error.
+    quoted = [quote_token(t) for t in tokens if t and not t.isspace()]
+    return " OR ".join(quoted)
+
+
+def build_match_expression(query: IndexedText | Sequence[str], *, max_terms: int = 64) -> str | None:
+    """MATCH expression for a query; None when there is nothing to search (empty, punctuation).
+
+    A plain token list searches every column. An IndexedText restricts terms to the `terms`
+    column and grams to the `grams` column.
+    """
+    if isinstance(query, IndexedText):
+        terms = list(dict.fromkeys(query.terms))[:max_terms]
+        grams = list(dict.fromkeys(query.grams))[:max_terms]
+        groups = []
+        if t := _or_group(terms):
+            groups.append(f"terms : ({t})")
+        if g := _or_group(grams):
+            groups.append(f"grams : ({g})")
+        return " OR ".join(groups) or None
+    return _or_group(list(dict.fromkeys(query))[:max_terms]) or None
+
+
+def create_fts_table(conn: sqlite3.Connection, table: str = "search_fts") -> None:
+    """Create the FTS5 table (rowid = the document's integer key)."""
+    if not table.isidentifier():
+        raise ValueError(f"bad table name {table!r}")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, grams, tokenize=\"{FTS5_TOKENIZE}\")")
+
+
+def insert_documents(
+    conn: sqlite3.Connection,
+    analyzer: MultilingualAnalyzer,
+    docs: Iterable[tuple[int, str]],
+    *,
+    table: str = "search_fts",
+    batch_size: int = 128,
+    processes: int = 0,
+) -> int:
+    """Analyse and insert (rowid, text) pairs; returns the number inserted.
+
+    processes > 0 adds worker processes for the analysis (see bulk.analyze_many): worth it for
+    builds of more than a few thousand documents on a multi-core machine.
+    """
+    if not table.isidentifier():
+        raise ValueError(f"bad table name {table!r}")
+    sql = f"INSERT INTO {table}(rowid, terms, grams) VALUES (?, ?, ?)"  # noqa: S608 - checked identifier
+    count = 0
+    rows: list[tuple[int, str, str]] = []
+    for rowid, analysed in analyze_many(analyzer, docs, batch_size=batch_size, processes=processes):
+        rows.append((rowid, *analysed.joined()))
+        if len(rows) >= batch_size:
+            conn.executemany(sql, rows)
+            count += len(rows)
+            rows = []
+    if rows:
+        conn.executemany(sql, rows)
+        count += len(rows)
+    return count
+
+
+def search_fts(
+    conn: sqlite3.Connection,
+    analyzer: MultilingualAnalyzer,
+    query: str,
+    *,
+    table: str = "search_fts",
+    limit: int = 10,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> list[tuple[int, float]]:
+    """(rowid, bm25 score) best first; lower FTS5 bm25 is better, so scores are negated."""
+    if not table.isidentifier():
+        raise ValueError(f"bad table name {table!r}")
+    expr = build_match_expression(analyzer.analyze_query(query))
+    if expr is None:
+        return []
+    rows = conn.execute(
+        f"SELECT rowid, bm25({table}, ?, ?) AS s FROM {table} WHERE {table} MATCH ? "  # noqa: S608
+        "ORDER BY s LIMIT ?",
+        (weights.terms, weights.grams, expr, limit),
+    ).fetchall()
+    return [(rowid, -score) for rowid, score in rows]
