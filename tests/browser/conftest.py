@@ -59,6 +59,21 @@ def server(settings: Settings, db: Any) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def worker(settings: Settings, db: Any) -> Iterator[None]:
+    """`entrepot worker` beside the server, on the same database and data folder."""
+    env = {**os.environ, "ENTREPOT_DATABASE_URL": settings.db_url, "ENTREPOT_DATA_DIR": str(settings.data_dir)}
+    log = open(Path(settings.data_dir) / "worker.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "entrepot", "worker", "--processes", "2"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(20)
+        log.close()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
