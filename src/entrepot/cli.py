@@ -34,7 +34,9 @@ class Env:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.db_url)
+            from entrepot.jobs import open_database
+
+            self._db = open_database(self.settings)
         return self._db
 
     def migrate(self) -> None:

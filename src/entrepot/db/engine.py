@@ -51,8 +51,10 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, after_commit_context: dict[str, Any] | None = None) -> None:
         self.url = url
+        #: Put in every write session's `info`, for callbacks that run after commit (see `write`).
+        self.after_commit_context = after_commit_context or {}
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
@@ -66,9 +68,17 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits when the block ends and rolls back if it raises."""
-        with self._write() as session, session.begin():
-            yield session
+        """A transaction that commits when the block ends and rolls back if it raises.
+
+        Callables appended to `session.info["after_commit"]` run once the commit succeeded: that is
+        where events and wake-ups go, so nobody hears of a change that was rolled back.
+        """
+        with self._write() as session:
+            session.info.update(self.after_commit_context)
+            with session.begin():
+                yield session
+            for callback in session.info.pop("after_commit", []):
+                callback()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -28,6 +28,9 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, 
               run_at=_now() + timedelta(seconds=delay_s))
     session.add(job)
     session.flush()
+    wakeup = session.info.get("wakeup")
+    if wakeup is not None:
+        session.info.setdefault("after_commit", []).append(wakeup.notify)
     return job
 
 

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from entrepot import __version__
 from entrepot.core.config import Settings
 from entrepot.db import Database
+from entrepot.jobs import open_database
 from entrepot.web import errors, i18n
 from entrepot.web.middleware import SecurityMiddleware
 from entrepot.web.render import make_environment
@@ -29,7 +30,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Entrepot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
-    app.state.db = db or Database(settings.db_url)
+    app.state.db = db or open_database(settings)
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,

@@ -16,6 +16,7 @@ from entrepot.actions.library import INGEST_JOB
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.tables import Job
+from entrepot.jobs.wakeup import Polling
 from entrepot.workers import maintenance
 from entrepot.workers.dropfolder import DropFolder
 from entrepot.workers.ingest import IngestRunner
@@ -43,7 +44,8 @@ class Worker:
             job = jobs.claim(s, self.name, list(self.handlers), lease_s=self.settings.job_lease_seconds)
             if job is None:
                 return None
-            s.expunge(job)
+            s.flush()
+            s.expunge(job)  # handlers get a detached copy; the claim itself commits here
         error = None
         try:
             result = self.handlers[job.kind](job)
@@ -64,6 +66,7 @@ class Worker:
     def run_forever(self, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
         next_maintenance = next_scan = 0.0
         drop = DropFolder(self.db, self.settings)
+        wakeup = self.db.after_commit_context.get("wakeup") or Polling()
         log.info("worker %s started; drop folder %s", self.name, drop.root)
         while not stop():
             now = time.monotonic()
@@ -75,13 +78,13 @@ class Worker:
                 drop.scan()
                 next_scan = now + DROP_SCAN_EVERY_S
             if self.run_one() is None:
-                time.sleep(poll_s)
+                wakeup.wait(poll_s)
 
 
 def _process_main(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract: one thread per process, processes for cores
-    db = Database(settings.db_url)
+    db = jobs.open_database(settings)
     try:
         Worker(db, settings).run_forever()
     except KeyboardInterrupt:

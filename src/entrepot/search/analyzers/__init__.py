@@ -29,7 +29,9 @@ from .ranking import (
     create_fts_table,
     insert_documents,
     quote_token,
+    ranked_sql,
     search_fts,
+    sql_params,
 )
 from .scripts import Script, dominant_language, script_counts, segments
 
@@ -56,10 +58,12 @@ __all__ = [
     "insert_documents",
     "normalize",
     "quote_token",
+    "ranked_sql",
     "register",
     "script_counts",
     "search_fts",
     "segments",
+    "sql_params",
 ]
 
 # The analysers themselves are cheap objects; the models they use (Kiwi, jieba, Sudachi) are

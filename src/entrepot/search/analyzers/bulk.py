@@ -30,9 +30,9 @@ def _worker_init(config: AnalyzerConfig) -> None:
     _worker_analyzer.index_batch(["준비 東京に 中文 ready"])  # load every model before work arrives
 
 
-def _worker_batch(texts: list[str]) -> list[tuple[list[str], list[str]]]:
+def _worker_batch(texts: list[str]) -> list[tuple[list[str], list[str], str]]:
     assert _worker_analyzer is not None  # noqa: S101 - set by the initializer
-    return [(a.terms, a.grams) for a in _worker_analyzer.index_batch(texts)]
+    return [(a.terms, a.grams, a.lang) for a in _worker_analyzer.index_batch(texts)]
 
 
 def _batches(docs: Iterable[tuple[K, str]], size: int) -> Iterator[list[tuple[K, str]]]:
@@ -61,7 +61,7 @@ def analyze_many(
         def finished() -> Iterator[tuple[K, IndexedText]]:
             while inflight and inflight[0][1].done():
                 keys, fut = inflight.popleft()
-                yield from zip(keys, (IndexedText(t, g) for t, g in fut.result()), strict=True)
+                yield from zip(keys, (IndexedText(t, g, lang) for t, g, lang in fut.result()), strict=True)
 
         for batch in _batches(docs, batch_size):
             yield from finished()
@@ -72,4 +72,4 @@ def analyze_many(
             else:
                 yield from zip(keys, analyzer.index_batch(texts), strict=True)
         for keys, fut in inflight:
-            yield from zip(keys, (IndexedText(t, g) for t, g in fut.result()), strict=True)
+            yield from zip(keys, (IndexedText(t, g, lang) for t, g, lang in fut.result()), strict=True)

@@ -36,8 +36,9 @@ SUDACHI: Lazy = Lazy(_load_sudachi)
 class JapaneseAnalyzer:
     name = "ja"
 
-    def __init__(self, subwords: bool = True) -> None:
+    def __init__(self, subwords: bool = True, fold_han: bool = True) -> None:
         self.subwords = subwords
+        self.fold_han = fold_han
         self._local = threading.local()
 
     def _tokenizer(self):
@@ -63,7 +64,8 @@ class JapaneseAnalyzer:
                 if len(parts) > 1:
                     forms.extend(p.normalized_form() for p in parts)
         # One fold over the joined forms (t2s phrases never span the separating spaces).
-        return tokens_from([fold_traditional(" ".join(forms))])
+        joined = " ".join(forms)
+        return tokens_from([fold_traditional(joined) if self.fold_han else joined])
 
     def index_tokens(self, text: str) -> list[str]:
         text = normalize(text)

@@ -28,6 +28,8 @@ __all__ = [
     "create_fts_table",
     "insert_documents",
     "search_fts",
+    "ranked_sql",
+    "sql_params",
 ]
 
 FTS5_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co'"
@@ -36,7 +38,11 @@ FTS5_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co'"
 @dataclass(frozen=True, slots=True)
 class RankingWeights:
     terms: float = 1.0
-    grams: float = 0.3  # measured with bench/search.py; see the module docstring of multilingual
+    grams: float = 0.5  # BM25 weight of the single-character column (measured: bench/search.py)
+    # Score factor for documents in the query's language. Kanji are folded like hanzi, so a
+    # Chinese query also matches Japanese documents; a mild preference for the query's own
+    # language keeps those cross-language hits available but behind same-language ones.
+    same_language: float = 1.2
 
 
 DEFAULT_WEIGHTS = RankingWeights()
@@ -75,7 +81,10 @@ def create_fts_table(conn: sqlite3.Connection, table: str = "search_fts") -> Non
     """Create the FTS5 table (rowid = the document's integer key)."""
     if not table.isidentifier():
         raise ValueError(f"bad table name {table!r}")
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, grams, tokenize=\"{FTS5_TOKENIZE}\")")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, grams, lang UNINDEXED, "
+        f'tokenize="{FTS5_TOKENIZE}")'
+    )
 
 
 def insert_documents(
@@ -94,11 +103,11 @@ def insert_documents(
     """
     if not table.isidentifier():
         raise ValueError(f"bad table name {table!r}")
-    sql = f"INSERT INTO {table}(rowid, terms, grams) VALUES (?, ?, ?)"  # noqa: S608 - checked identifier
+    sql = f"INSERT INTO {table}(rowid, terms, grams, lang) VALUES (?, ?, ?, ?)"  # noqa: S608 - checked
     count = 0
-    rows: list[tuple[int, str, str]] = []
+    rows: list[tuple[int, str, str, str]] = []
     for rowid, analysed in analyze_many(analyzer, docs, batch_size=batch_size, processes=processes):
-        rows.append((rowid, *analysed.joined()))
+        rows.append((rowid, *analysed.joined(), analysed.lang))
         if len(rows) >= batch_size:
             conn.executemany(sql, rows)
             count += len(rows)
@@ -121,12 +130,24 @@ def search_fts(
     """(rowid, bm25 score) best first; lower FTS5 bm25 is better, so scores are negated."""
     if not table.isidentifier():
         raise ValueError(f"bad table name {table!r}")
-    expr = build_match_expression(analyzer.analyze_query(query))
+    analysed = analyzer.analyze_query(query)
+    expr = build_match_expression(analysed)
     if expr is None:
         return []
-    rows = conn.execute(
-        f"SELECT rowid, bm25({table}, ?, ?) AS s FROM {table} WHERE {table} MATCH ? "  # noqa: S608
-        "ORDER BY s LIMIT ?",
-        (weights.terms, weights.grams, expr, limit),
-    ).fetchall()
+    rows = conn.execute(ranked_sql(table), (*sql_params(weights, analysed.lang), expr, limit)).fetchall()
     return [(rowid, -score) for rowid, score in rows]
+
+
+def ranked_sql(table: str) -> str:
+    """SELECT rowid, score ... best first; parameters: sql_params(...), MATCH expression, limit."""
+    if not table.isidentifier():
+        raise ValueError(f"bad table name {table!r}")
+    # FTS5 bm25() is negative (lower is better), so the language factor multiplies it.
+    return (
+        f"SELECT rowid, bm25({table}, ?, ?, 0.0) * (CASE WHEN lang = ? THEN ? ELSE 1.0 END) AS s "  # noqa: S608
+        f"FROM {table} WHERE {table} MATCH ? ORDER BY s LIMIT ?"
+    )
+
+
+def sql_params(weights: RankingWeights, query_lang: str) -> tuple[float, float, str, float]:
+    return (weights.terms, weights.grams, query_lang, weights.same_language)
