@@ -143,6 +143,11 @@ def _to_gray(img: Image.Image) -> Image.Image:
     return img.convert("L")
 
 
+def _has_ink(gray: Image.Image) -> bool:
+    small = np.asarray(gray.reduce(4), dtype=np.int16)
+    return small.size > 0 and int((small < float(np.percentile(small, 90)) - 60).sum()) >= 20
+
+
 def find_text_bands(gray: Image.Image, dpi: int) -> tuple[list[tuple[int, int, int, int]], int]:
     """Text line boxes (x0, y0, x1, y1) at full resolution, found on a reduced copy.
 
@@ -455,7 +460,7 @@ class TesseractEngine:
             else:
                 det = Detection(language, None, "given")
             if det.language is None:
-                return OcrPage("", None, 0.0, 0, time.monotonic() - t0, needs_review=True, detection=det)
+                return self._fallback(gray, dpi, deadline, t0, det)
             lang = det.language
             model = LANGUAGES[lang]
             modes = (6, 3) if lang == "ko" else (3, 6)
@@ -477,6 +482,17 @@ class TesseractEngine:
             words=best.words,
             detection=det,
         )
+
+    def _fallback(self, gray: Image.Image, dpi: int, deadline: float, t0: float, det: Detection) -> OcrPage:
+        """No line the detector trusts (tiny or unusual print): one full-page pass, flagged for review,
+        so a page with ink never silently comes back empty."""
+        if not _has_ink(gray):
+            return OcrPage("", None, 0.0, 0, time.monotonic() - t0, needs_review=True, detection=det)
+        best = self._recognize(gray, LANGUAGES["en"], 3, dpi, deadline)
+        text = normalize_text(best.text, "en")
+        return OcrPage(text=text, language="en" if text else None, confidence=round(best.confidence, 2) if text else 0.0,
+                       psm=best.psm, seconds=time.monotonic() - t0, needs_review=True, model=LANGUAGES["en"],
+                       words=best.words, detection=det)
 
     # -- PDF ---------------------------------------------------------------------------------
     def make_searchable_pdf(

@@ -1,0 +1,58 @@
+"""Pure-Python parts of the OCR module (no tesseract needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrepot.ocr import OcrContext, OcrError, cer
+from entrepot.ocr.pdf import _groups
+from entrepot.ocr.scripts import count_scripts, normalize_text, traditional_share, variant_votes
+from entrepot.ocr.tesseract import _parse_tsv
+
+
+def test_count_scripts() -> None:
+    c = count_scripts("한국어 日本語です abc")
+    assert (c.hangul, c.han, c.kana, c.latin) == (3, 3, 2, 3)
+
+
+def test_traditional_share() -> None:
+    assert traditional_share("這是說明")[1] >= 2
+    assert traditional_share("这是说明")[2] >= 2
+
+
+def test_variant_votes() -> None:
+    sim = [("这", 95.0), ("是", 90.0), ("说", 60.0)]
+    tra = [("這", 80.0), ("是", 90.0), ("說", 90.0)]
+    assert variant_votes(sim, tra) == (1, 1)
+
+
+def test_normalize_text_drops_spaces_between_cjk_only_for_zh_ja() -> None:
+    assert normalize_text("根据 本 合同 ABC  x\n\n\n\nend", "zh-Hans") == "根据本合同 ABC x\n\nend"
+    assert normalize_text("본 계약에", "ko") == "본 계약에"
+
+
+def test_cer() -> None:
+    assert cer("ab c", "abc") == 0
+    assert cer("abcd", "abxd") == 0.25
+    assert cer("", "") == 0
+
+
+def test_parse_tsv() -> None:
+    tsv = "5\t1\t1\t1\t1\t1\t0\t0\t10\t10\t90\tab\n5\t1\t1\t1\t1\t2\t0\t0\t10\t10\t60\tc\n"
+    conf, chars, words, lines, short = _parse_tsv(tsv)
+    assert (chars, words, lines) == (3, 2, 1)
+    assert conf == pytest.approx(80)
+
+
+def test_context_validation() -> None:
+    with pytest.raises(ValueError):
+        OcrContext(languages=frozenset({"fr"}))
+    with pytest.raises(ValueError):
+        OcrContext(page_timeout_s=0)
+
+
+def test_page_language_groups() -> None:
+    assert _groups("ko", 2) == [("ko", [1, 2])]
+    assert _groups(["en", "ko", None, "en"], 4) == [("en", [1, 4]), ("ko", [2])]
+    with pytest.raises(OcrError):
+        _groups(["en"], 2)
