@@ -66,7 +66,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _empty_postgres(db: Database) -> None:
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with db.engine.begin() as c:
-        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        c.execute(text(f"TRUNCATE {names}, page_search RESTART IDENTITY CASCADE"))
+        c.execute(text("UPDATE search_stats SET rows = 0, tokens = 0"))
 
 
 @pytest.fixture

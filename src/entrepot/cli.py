@@ -273,6 +273,26 @@ def audit_verify(env: Env) -> None:
 
 
 @main.group()
+def search() -> None:
+    """The search index."""
+
+
+@search.command("reindex")
+@pass_env
+def search_reindex(env: Env) -> None:
+    """Rebuild the whole search index from the documents' current versions."""
+    from rich.progress import Progress
+
+    from entrepot.search.reindex import reindex
+
+    env.migrate()
+    with Progress() as bar:
+        task = bar.add_task("indexing pages", total=None)
+        done = reindex(env.db, lambda n, total: bar.update(task, completed=n, total=total))
+    click.echo(f"indexed {done} page(s)")
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

@@ -26,6 +26,7 @@ from entrepot.db.library import (
 from entrepot.db.tables import ApprovalRequest
 from entrepot.ingest import IngestResult
 from entrepot.parsers import safe_filename
+from entrepot.search.backend import page_index
 
 INGEST_JOB = "ingest.version"
 
@@ -287,10 +288,14 @@ def record_ingest(session: Session, version_id: int, result: IngestResult) -> Do
         raise NotFound("No such version.")
     doc = session.get(Document, version.document_id)
     assert doc is not None
+    index = page_index(session)
+    index.remove(session, _page_ids(session, [version.id]))
     session.query(Page).filter(Page.version_id == version.id).delete()
-    for p in result.pages:
-        session.add(Page(version_id=version.id, number=p.number, text=p.text, language=p.language, source=p.source,
-                         confidence=p.confidence, needs_review=p.needs_review, image=p.image, thumb=p.thumb))
+    rows = [Page(version_id=version.id, number=p.number, text=p.text, language=p.language, source=p.source,
+                 confidence=p.confidence, needs_review=p.needs_review, image=p.image, thumb=p.thumb)
+            for p in result.pages]
+    session.add_all(rows)
+    session.flush()
     version.media_type = result.media_type
     version.state = "ready" if result.supported else "unsupported"
     version.error = None if result.supported else result.note
@@ -303,6 +308,12 @@ def record_ingest(session: Session, version_id: int, result: IngestResult) -> Do
         DocumentVersion.document_id == doc.id, DocumentVersion.state.in_(("ready", "unsupported")))
         .order_by(DocumentVersion.number.desc()).limit(1)).scalar_one_or_none()
     if newest is None or newest == version.id:
+        # Only the current version is searchable: the index moves with it, in this same transaction.
+        others = select(DocumentVersion.id).where(DocumentVersion.document_id == doc.id,
+                                                  DocumentVersion.id != version.id)
+        index.remove(session, _page_ids(session, list(session.execute(others).scalars())))
+        index.replace(session, [(row.id, p.analysed) for row, p in zip(rows, result.pages, strict=True)
+                                if p.analysed is not None])
         doc.current_version_id = version.id
         doc.status = "ready" if result.supported else "not_indexed"
         doc.languages = result.languages
@@ -314,6 +325,12 @@ def record_ingest(session: Session, version_id: int, result: IngestResult) -> Do
                  details={"version": version.number, "state": version.state, "pages": version.page_count,
                           "ocr_pages": version.ocr_pages})
     return version
+
+
+def _page_ids(session: Session, version_ids: list[int]) -> list[int]:
+    if not version_ids:
+        return []
+    return list(session.execute(select(Page.id).where(Page.version_id.in_(version_ids))).scalars())
 
 
 def record_failure(session: Session, version_id: int, error: str, final: bool) -> None:

@@ -40,3 +40,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+#: Tables made by raw SQL in migrations (FTS5 and its shadow tables, the PostgreSQL search tables);
+#: schema comparison leaves them alone.
+UNMANAGED_TABLES = frozenset({"page_fts", "page_fts_data", "page_fts_idx", "page_fts_docsize", "page_fts_config",
+                              "page_fts_content", "page_search", "search_stats"})
+
+
+def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "table" and name in UNMANAGED_TABLES) and not (
+        type_ == "index" and getattr(getattr(obj, "table", None), "name", None) in UNMANAGED_TABLES)

@@ -45,6 +45,8 @@ class PageResult:
     needs_review: bool = False
     image: str | None = None
     thumb: str | None = None
+    #: The page's analysed text for the search index (terms and single-character grams).
+    analysed: Any = None
 
 
 @dataclass
@@ -145,6 +147,15 @@ def _searchable_pdf(data: bytes, parsed: ParsedDocument, result: IngestResult, c
         result.searchable_pdf, _ = ctx.blobs.put_file(dst)
 
 
+def _analyse(result: IngestResult) -> None:
+    """Tokens for the search index, made here in the worker so the final transaction stays short."""
+    from entrepot.search.service import index_rows
+
+    rows = index_rows([(p.number, p.text) for p in result.pages])
+    for page, (_, analysed) in zip(result.pages, rows, strict=True):
+        page.analysed = analysed
+
+
 def _first_line(pages: list[PageResult]) -> str | None:
     """A plain-text file has no title field; its first short line usually is the title."""
     for page in pages[:1]:
@@ -167,7 +178,9 @@ def run_pipeline(data: bytes, filename: str, ctx: IngestContext,
     _previews(parsed, result, ctx, progress)
     progress("pdf", 90)
     _searchable_pdf(data, parsed, result, ctx)
-    progress("describe", 95)
+    progress("index", 93)
+    _analyse(result)
+    progress("describe", 97)
     text = "\n".join(p.text for p in result.pages)
     result.languages = sorted({p.language for p in result.pages if p.language})
     result.title = result.title or _first_line(result.pages)

@@ -22,6 +22,7 @@ from entrepot.web.routes import (
     library_api,
     library_manage,
     library_pages,
+    search_pages,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -34,7 +35,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
-                   library_manage.router, api.router, library_api.router, api.docs_router):
+                   library_manage.router, search_pages.router, api.router, library_api.router, search_pages.api,
+                   api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)

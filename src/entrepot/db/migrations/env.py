@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from entrepot.db import Base
+from entrepot.db.base import include_in_autogenerate
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +18,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,130 @@
+"""PostgreSQL page index: tsvectors of our exact tokens under GIN, ranked with FTS5's BM25."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Float, Integer, Select, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from entrepot.search.analyzers import IndexedText
+from entrepot.search.backend import B, K1, WEIGHTS, Query
+
+MAX_POSITION = 16383  # PostgreSQL's limit for tsvector positions
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(tokens: Sequence[str]) -> str:
+    """A tsvector written out token by token, so PostgreSQL's parser never re-splits our tokens."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for i, tok in enumerate(tokens, start=1):
+        positions[tok].append(min(i, MAX_POSITION))
+    return " ".join(f"{_lexeme(t)}:{','.join(map(str, sorted(set(p))[:256]))}" for t, p in positions.items())
+
+
+def tsquery_literal(tokens: Sequence[str], op: str = "|") -> str:
+    return f" {op} ".join(_lexeme(t) for t in tokens)
+
+
+class PostgresIndex:
+    def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
+        self.remove(session, [pid for pid, _ in rows])
+        if not rows:
+            return
+        params = [{"id": pid, "t": tsvector_literal(a.terms), "g": tsvector_literal(a.grams), "l": a.lang,
+                   "dl": len(a.terms) + len(a.grams)} for pid, a in rows]
+        session.execute(text("INSERT INTO page_search (page_id, terms, grams, lang, dl) VALUES "
+                             "(:id, CAST(:t AS tsvector), CAST(:g AS tsvector), :l, :dl)"), params)
+        session.execute(text("UPDATE search_stats SET rows = rows + :n, tokens = tokens + :dl WHERE id = 1"),
+                        {"n": len(params), "dl": sum(p["dl"] for p in params)})
+
+    def remove(self, session: Session, page_ids: Sequence[int]) -> None:
+        if not page_ids:
+            return
+        gone = session.execute(text("DELETE FROM page_search WHERE page_id = ANY(:ids) RETURNING dl"),
+                               {"ids": list(page_ids)}).scalars().all()
+        if gone:
+            session.execute(text("UPDATE search_stats SET rows = rows - :n, tokens = tokens - :dl WHERE id = 1"),
+                            {"n": len(gone), "dl": sum(gone)})
+
+    def clear(self, session: Session) -> None:
+        session.execute(text("DELETE FROM page_search"))
+        session.execute(text("UPDATE search_stats SET rows = 0, tokens = 0 WHERE id = 1"))
+
+    def _where(self, query: Query) -> tuple[str, dict[str, object]]:
+        terms, grams = query.terms, query.grams
+        # As in FTS5: words decide the match when the query has any; grams only score (see fts5.py).
+        if terms and grams and not query.needs_words:
+            where = "(ps.terms @@ CAST(:tq AS tsquery) OR ps.grams @@ CAST(:gq AS tsquery))"
+        elif terms:
+            where = "ps.terms @@ CAST(:tq AS tsquery)"
+        elif grams:
+            where = "ps.grams @@ CAST(:gq AS tsquery)"
+        else:
+            where = "TRUE"
+        for i, _ in enumerate(query.phrases):
+            where += f" AND ps.terms @@ CAST(:ph{i} AS tsquery)"
+        for i, _ in enumerate(query.excluded):
+            where += f" AND NOT (ps.terms @@ CAST(:ex{i} AS tsquery) OR ps.grams @@ CAST(:ex{i} AS tsquery))"
+        params: dict[str, object] = {"tq": tsquery_literal(terms), "gq": tsquery_literal(grams)}
+        for i, phrase in enumerate(query.phrases):
+            params[f"ph{i}"] = tsquery_literal(phrase, "<->")
+        for i, term in enumerate(query.excluded):
+            params[f"ex{i}"] = _lexeme(term)
+        return where, params
+
+    @staticmethod
+    def _bind(sql: str, params: dict[str, object]) -> object:
+        return text(sql).bindparams(*(bindparam(k, v) for k, v in params.items() if f":{k}" in sql))
+
+    def matching_pages(self, query: Query) -> Select | None:
+        if query.empty:
+            return None
+        where, params = self._where(query)
+        sql = f"SELECT ps.page_id FROM page_search ps WHERE {where}"  # noqa: S608 - placeholders only
+        sub = self._bind(sql, params).columns(page_id=Integer).subquery("matching")  # type: ignore[attr-defined]
+        return select(sub.c.page_id)
+
+    def scored_pages(self, session: Session, query: Query) -> Select | None:
+        if query.empty:
+            return None
+        terms, grams = query.terms, query.grams
+        wanted = [("terms", t) for t in terms] + [("grams", g) for g in grams]
+        where, params = self._where(query)
+        values = ", ".join(f"(:qc{i}, :qt{i})" for i in range(len(wanted))) or "(NULL, NULL)"
+        sql = f"""
+        WITH qt(col, term) AS (VALUES {values}),
+        stats AS (SELECT GREATEST(rows, 1)::float AS n_rows, GREATEST(tokens, 1)::float / GREATEST(rows, 1) AS avgdl
+                  FROM search_stats WHERE id = 1),
+        df AS (SELECT qt.col, qt.term, (SELECT count(*) FROM page_search d WHERE
+                   (qt.col = 'terms' AND d.terms @@ CAST(quote_literal(qt.term) AS tsquery)) OR
+                   (qt.col = 'grams' AND d.grams @@ CAST(quote_literal(qt.term) AS tsquery)))::float AS n
+               FROM qt WHERE qt.term IS NOT NULL),
+        matched AS (SELECT ps.page_id, ps.dl, ps.terms, ps.grams FROM page_search ps WHERE {where}),
+        hits AS (SELECT m.page_id, 'terms' AS col, u.lexeme AS term, array_length(u.positions, 1) AS f,
+                        {WEIGHTS['terms']} AS w
+                 FROM matched m, unnest(m.terms) u
+                 UNION ALL
+                 SELECT m.page_id, 'grams', u.lexeme, array_length(u.positions, 1), {WEIGHTS['grams']}
+                 FROM matched m, unnest(m.grams) u)
+        SELECT m.page_id, COALESCE((
+            SELECT sum(GREATEST(LN((s.n_rows - df.n + 0.5) / (df.n + 0.5)), 1e-6)
+                       * (h.w * h.f * {K1 + 1}) / (h.w * h.f + {K1} * (1 - {B} + {B} * m.dl / s.avgdl))
+                       * CASE h.col WHEN 'terms' THEN CAST(:rep AS float) ELSE 1.0 END)
+            FROM hits h JOIN df ON df.col = h.col AND df.term = h.term, stats s
+            WHERE h.page_id = m.page_id), 0) AS score
+        FROM matched m
+        """  # noqa: S608 - only placeholders and numeric constants are interpolated
+        for i, (col, term) in enumerate(wanted):
+            params[f"qc{i}"], params[f"qt{i}"] = col, term
+        # FTS5's "T AND (G OR T)" lists each word twice and bm25 counts both (see fts5.py): match it.
+        params["rep"] = 2.0 if terms and grams and query.needs_words else 1.0
+        sub = self._bind(sql, params).columns(page_id=Integer, score=Float).subquery("scored")  # type: ignore[attr-defined]
+        return select(sub.c.page_id, sub.c.score)
+
+
+__all__ = ["PostgresIndex"]
