@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reference:
     hs_codes: dict[str, str] = field(default_factory=dict)  # 6-digit code -> description
     #: lower-cased country name in any of en/ko/ja/zh -> ISO alpha-2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from datetime import date
 from typing import Any
 
@@ -70,18 +71,24 @@ def _amounts(text: str, ref: Reference) -> list[dict[str, Any]]:
     return out[:MAX_SUGGESTIONS]
 
 
+@lru_cache(maxsize=4)
+def _country_pattern(ref: Reference) -> re.Pattern[str]:
+    """One alternation of every name, longest first. Latin names need word boundaries ("Oman" is not
+    in "woman"); CJK names have none to need."""
+    latin = sorted((n for n in ref.country_names if n.isascii() and len(n) > 3), key=len, reverse=True)
+    cjk = sorted((n for n in ref.country_names if not n.isascii() and len(n) >= 2), key=len, reverse=True)
+    parts = []
+    if latin:
+        parts.append(r"\b(?:" + "|".join(map(re.escape, latin)) + r")\b")
+    if cjk:
+        parts.append("|".join(map(re.escape, cjk)))
+    return re.compile("|".join(parts) or r"(?!x)x")
+
+
 def _countries(text: str, ref: Reference) -> list[str]:
     if not ref.country_names:
         return []
-    lowered = text.lower()
-    found: Counter[str] = Counter()
-    for name, code in ref.country_names.items():
-        # Short Latin names need word boundaries ("Oman" inside "woman"); CJK names do not have them.
-        if name.isascii():
-            if len(name) > 3 and re.search(r"\b" + re.escape(name) + r"\b", lowered):
-                found[code] += lowered.count(name)
-        elif len(name) >= 2 and name in text:
-            found[code] += text.count(name)
+    found: Counter[str] = Counter(ref.country_names[m.group(0)] for m in _country_pattern(ref).finditer(text.lower()))
     return [c for c, _ in found.most_common(MAX_SUGGESTIONS)]
 
 

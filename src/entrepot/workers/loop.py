@@ -24,6 +24,8 @@ from entrepot.workers.ingest import IngestRunner
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 600
 DROP_SCAN_EVERY_S = 2
+SWEEP_EVERY_S = 5
+INGEST_BATCH = 8
 
 
 class Worker:
@@ -31,36 +33,62 @@ class Worker:
         self.db, self.settings = db, settings
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.ingest = IngestRunner(db, settings)
+        self._next_sweep = 0.0
         self.handlers: dict[str, Callable[[Job], Any]] = {
             "maintenance.cleanup": lambda job: maintenance.cleanup(db, settings, job.payload),
             INGEST_JOB: lambda job: self.ingest.run(int(job.payload["version_id"]),
                                                     job.attempts >= job.max_attempts, job.id),
         }
 
-    def run_one(self) -> Job | None:
-        """Claim and run one job; None when nothing is due."""
+    def _claim(self) -> list[Job]:
+        """One job, or several ingest jobs at once (short documents are recorded together)."""
+        lease = self.settings.job_lease_seconds
         with self.db.write() as s:
-            jobs.requeue_expired(s)
-            job = jobs.claim(s, self.name, list(self.handlers), lease_s=self.settings.job_lease_seconds)
-            if job is None:
-                return None
+            if time.monotonic() >= self._next_sweep:  # a dead worker's jobs return within seconds
+                jobs.requeue_expired(s)
+                self._next_sweep = time.monotonic() + SWEEP_EVERY_S
+            job = jobs.claim(s, self.name, list(self.handlers), lease_s=lease)
+            batch = [job] if job else []
+            while job is not None and job.kind == INGEST_JOB and len(batch) < INGEST_BATCH:
+                nxt = jobs.claim(s, self.name, [INGEST_JOB], lease_s=lease)
+                if nxt is None:
+                    break
+                batch.append(nxt)
             s.flush()
-            s.expunge(job)  # handlers get a detached copy; the claim itself commits here
-        error = None
+            for j in batch:
+                s.expunge(j)  # handlers get detached copies; the claims themselves commit here
+        return batch
+
+    def run_one(self) -> list[Job]:
+        """Claim and run the next job (or batch of ingest jobs); returns them, empty when none is due."""
+        batch = self._claim()
+        if not batch:
+            return []
+        if batch[0].kind == INGEST_JOB:
+            outcomes = self.ingest.run_batch([(int(j.payload["version_id"]), j.attempts >= j.max_attempts, j.id)
+                                              for j in batch])
+        else:
+            outcomes = [self._run_handler(batch[0])]
+        with self.db.write() as s:
+            for job, outcome in zip(batch, outcomes, strict=True):
+                error = f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, Exception) else None
+                if error:
+                    log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
+                jobs.finish(s, job.id, error)
+        return batch
+
+    def _run_handler(self, job: Job) -> Any:
         try:
             result = self.handlers[job.kind](job)
             log.info("job %s (%s) done: %s", job.id, job.kind, result)
+            return result
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job; the loop goes on
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
-        with self.db.write() as s:
-            jobs.finish(s, job.id, error)
-            return s.get(Job, job.id)
+            return exc
 
     def run_until_idle(self) -> int:
         count = 0
-        while self.run_one() is not None:
-            count += 1
+        while ran := self.run_one():
+            count += len(ran)
         return count
 
     def run_forever(self, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
@@ -77,7 +105,7 @@ class Worker:
             if now >= next_scan:
                 drop.scan()
                 next_scan = now + DROP_SCAN_EVERY_S
-            if self.run_one() is None:
+            if not self.run_one():
                 wakeup.wait(poll_s)
 
 

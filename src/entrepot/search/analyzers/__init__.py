@@ -15,6 +15,7 @@ Heavy analysers load lazily, once per process, and are shared between threads.
 from __future__ import annotations
 
 from .base import Analyzer, Lazy, available_analyzers, get_analyzer, register
+from .bulk import ParallelAnalyzer, analyze_many
 from .chinese import ChineseAnalyzer, fold_traditional
 from .japanese import JapaneseAnalyzer
 from .korean import KoreanAnalyzer
@@ -47,8 +48,10 @@ __all__ = [
     "LatinAnalyzer",
     "Lazy",
     "MultilingualAnalyzer",
+    "ParallelAnalyzer",
     "RankingWeights",
     "Script",
+    "analyze_many",
     "available_analyzers",
     "build_match_expression",
     "create_fts_table",

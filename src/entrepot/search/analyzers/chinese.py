@@ -89,13 +89,16 @@ Span = tuple[str, int, int]
 class _Segmenter:
     """jieba precise-mode and search-mode spans (word, start, end)."""
 
+    hmm = True  # HMM guesses words for unknown runs (names); see ChineseAnalyzer.hmm
+
     def __init__(self) -> None:
         try:
             import rjieba  # jieba-rs: same algorithm and dictionary, ~20x faster
 
             rjieba.cut("")  # builds the dictionary once
-            self.words: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="default")
-            self.spans: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="search")
+            self.words: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="default", hmm=self.hmm)
+            self.spans: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="search", hmm=self.hmm)
+            self.plain: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="default", hmm=False)
             return
         except ImportError:
             pass
@@ -108,8 +111,9 @@ class _Segmenter:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tok.tmp_dir = str(cache_dir)
         tok.initialize()
-        self.words = lambda t: list(tok.tokenize(t, mode="default"))
-        self.spans = lambda t: list(tok.tokenize(t, mode="search"))
+        self.words = lambda t: list(tok.tokenize(t, mode="default", HMM=self.hmm))
+        self.spans = lambda t: list(tok.tokenize(t, mode="search", HMM=self.hmm))
+        self.plain = lambda t: list(tok.tokenize(t, mode="default", HMM=False))
 
 
 JIEBA: Lazy[_Segmenter] = Lazy(_Segmenter)
@@ -150,15 +154,23 @@ class ChineseAnalyzer:
 
     name = "zh"
 
-    def __init__(self, query_stopwords: frozenset[str] = CHINESE_QUERY_STOPWORDS, subwords: bool = True) -> None:
+    def __init__(
+        self, query_stopwords: frozenset[str] = CHINESE_QUERY_STOPWORDS, subwords: bool = False, plain_too: bool = True
+    ) -> None:
         self.query_stopwords = query_stopwords
         self.subwords = subwords
+        self.plain_too = plain_too
 
     def segment(self, text: str, *, folded: bool = False) -> list[str]:
         """Tokens of already-normalised text (folds traditional to simplified unless folded)."""
         text = text if folded else fold_traditional(text)
         seg = JIEBA.get()
         words = _with_subwords(text, seg) if self.subwords else [w for w, _, _ in seg.words(text)]
+        if self.plain_too and seg.hmm:
+            # Words the HMM invented for unknown runs (堡于 in 史特拉斯堡于) are segmented
+            # differently in other contexts; the dictionary-only split is added alongside.
+            seen = set(words)
+            words += [w for w, _, _ in seg.plain(text) if w not in seen]
         return tokens_from(words)
 
     def index_tokens(self, text: str) -> list[str]:

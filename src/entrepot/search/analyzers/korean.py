@@ -29,8 +29,8 @@ KOREAN_QUERY_STOPWORDS = frozenset(
 def _load_kiwi():  # -> kiwipiepy.Kiwi
     from kiwipiepy import Kiwi
 
-    # num_workers=1: one background C++ thread, so batch calls (lists of texts) run without the
-    # GIL while Python analyses other languages; 2 workers measured no faster on 2 cores.
+    # num_workers=1: batch calls (a list of texts) need Kiwi's worker mode; 2 workers measured
+    # no faster on 2 cores (result conversion to Python objects is the serial part).
     # The typo dictionary is off: it costs ~10% speed and our input is edited text or OCR.
     kiwi = Kiwi(num_workers=1, load_typo_dict=False)
     kiwi.tokenize("")  # Kiwi initialises lazily; pay the ~2 s here, once

@@ -8,18 +8,18 @@ where they share a word form (Han characters are folded to simplified for zh and
 
 Two token streams come out (see IndexedText):
 - terms: the morphological tokens (the main FTS5 column);
-- grams: single CJK characters (folded); a low-weight column. It lets one-character queries
-  (都, 차) find documents although segmenters keep 東京都 whole, and gives partial credit when
-  query and document were segmented differently. Overlapping bigrams were measured too
-  (bench/search.py --grams) and did not pay their index cost; they also re-create the
-  "京都 inside 東京都" match we want to avoid, so they are off by default.
+- grams: single Han and Hangul characters (Han folded); a low-weight column. It lets
+  one-character queries (都, 차) find documents although segmenters keep 東京都 whole, and
+  gives Chinese/Japanese queries partial credit when query and document were segmented
+  differently. Overlapping bigrams were measured too (bench/search.py --grams): they lowered
+  zh-Hant MRR (0.950 -> 0.934..0.943) and would re-create the "京都 inside 東京都" match we
+  must avoid, so they are off.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .base import dedupe
@@ -39,13 +39,19 @@ _KANA = re.compile(f"[{KANA_CLASS}]")
 @dataclass(frozen=True, slots=True)
 class AnalyzerConfig:
     grams: str = "unigram"  # "none" | "unigram" | "bigram" | "unigram+bigram"
-    # Scripts that get gram tokens: Han only by default. Hangul unigrams cost Korean MRR
-    # (0.971 -> 0.964 on 600 questions); Han unigrams gained zh-Hans 0.975 -> 0.986.
-    gram_scripts: frozenset[str] = frozenset({"han"})
-    query_grams: str = "always"  # "always" | "terms" (grams of kept terms) | "fallback" | "never"
+    # Scripts whose characters are indexed as grams. Han unigrams in queries gained zh-Hans
+    # 0.975 -> 0.986; Hangul unigrams in queries cost Korean MRR (0.971 -> 0.964), so Hangul
+    # grams are indexed only for single-syllable queries (see query_gram_scripts).
+    gram_scripts: frozenset[str] = frozenset({"han", "hangul"})
+    # Scripts whose grams a multi-character query uses; any single-character CJK query term
+    # (都, 차) is always looked up in the gram column, whatever its script.
+    query_gram_scripts: frozenset[str] = frozenset({"han"})
+    query_grams: str = "terms"  # "always" | "terms" (grams of kept terms) | "fallback" | "never"
     japanese_subwords: bool = True
     japanese_fold_han: bool = True
     chinese_subwords: bool = False  # measured: zh-Hant MRR 0.959 -> 0.955 with sub-words
+    # Also index the dictionary-only split of HMM-guessed words: zh-Hant 0.9495 -> 0.9516.
+    chinese_plain_too: bool = True
     max_query_terms: int = 64  # a 10,000-character paste must not become a 2,000-term OR
 
 
@@ -60,21 +66,34 @@ class IndexedText:
         return " ".join(self.terms), " ".join(self.grams)
 
 
+def _segments_language(segs: list[Segment]) -> str:
+    """Dominant language from segment lengths (cheaper than re-counting scripts in the text)."""
+    sizes: dict[str, int] = {}
+    for s in segs:
+        sizes[s.lang] = sizes.get(s.lang, 0) + len(s.text)
+    if not sizes:
+        return "und"
+    best = max(sizes, key=sizes.__getitem__)
+    return "en" if best == "word" else best
+
+
 class MultilingualAnalyzer:
     name = "multilingual"
 
     def __init__(self, config: AnalyzerConfig | None = None) -> None:
         self.config = config or AnalyzerConfig()
         self.korean = KoreanAnalyzer()
-        self.chinese = ChineseAnalyzer(subwords=self.config.chinese_subwords)
+        self.chinese = ChineseAnalyzer(
+            subwords=self.config.chinese_subwords, plain_too=self.config.chinese_plain_too
+        )
         self.japanese = JapaneseAnalyzer(
             subwords=self.config.japanese_subwords, fold_han=self.config.japanese_fold_han
         )
         self.latin = LatinAnalyzer()
-        # One helper thread feeds Kiwi (C++, releases the GIL) while this thread runs jieba/Sudachi.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiwi")
         chars = "".join(_GRAM_CLASS[s] for s in sorted(self.config.gram_scripts))
         self._gram_run = re.compile(f"[{chars}]+") if chars else None
+        qchars = "".join(_GRAM_CLASS[s] for s in sorted(self.config.query_gram_scripts & self.config.gram_scripts))
+        self._query_gram_char = re.compile(f"[{qchars}]") if qchars else None
 
     # -- Analyzer protocol ---------------------------------------------------------------
     def index_tokens(self, text: str) -> list[str]:
@@ -103,10 +122,12 @@ class MultilingualAnalyzer:
         """Analyse many documents; Korean runs of all documents go to Kiwi in one call."""
         norms = [normalize(t) for t in texts]
         segs_per_doc = [self._segments(t, normalized=True) for t in norms]
+        # All Korean runs of the batch go to Kiwi in one call (per-call overhead dominates short
+        # runs). Kiwi's result conversion holds the GIL, so a helper thread measured no faster;
+        # bulk.analyze_many uses processes for the second core instead.
         ko_texts = [s.text for segs in segs_per_doc for s in segs if s.lang == "ko"]
-        ko_future = self._pool.submit(self.korean.tokens_batch, ko_texts) if ko_texts else None
         parts: list[list[list[str] | None]] = []
-        results = [IndexedText(lang=dominant_language(t)) for t in norms]
+        results = [IndexedText(lang=_segments_language(segs)) for segs in segs_per_doc]
         for doc, segs in zip(results, segs_per_doc, strict=True):
             doc_parts: list[list[str] | None] = []
             for s in segs:
@@ -122,7 +143,7 @@ class MultilingualAnalyzer:
                 else:
                     doc_parts.append(None)  # filled from Kiwi below, keeping document order
             parts.append(doc_parts)
-        ko_iter = iter(ko_future.result() if ko_future else [])
+        ko_iter = iter(self.korean.tokens_batch(ko_texts))
         for doc, doc_parts in zip(results, parts, strict=True):
             for p in doc_parts:
                 doc.terms.extend(next(ko_iter) if p is None else p)
@@ -176,7 +197,12 @@ class MultilingualAnalyzer:
         if mode == "terms" and terms:
             # Grams of the kept terms only: 的/是/哪 and other stop characters never reach the
             # gram column, which keeps it precise and its posting lists short.
-            grams = [g for t in terms for g in self._grams("ko", t, folded=True)]
+            qre = self._query_gram_char
+            grams = [ch for t in terms for ch in (qre.findall(t) if qre else ())]
+            if len(terms) == 1 and len(terms[0]) == 1 and CJK_CHAR.match(terms[0]):
+                # A one-character query (차, 都) must reach characters inside longer words. Only
+                # then: single-syllable terms of longer Korean queries matched noise (ko MRR -0.01).
+                grams.append(terms[0])
         grams = dedupe(g for g in grams if "unigram" in self.config.grams or len(g) > 1)
         if mode == "never" and terms:
             grams = []
@@ -185,6 +211,3 @@ class MultilingualAnalyzer:
             single = {t for t in terms if len(t) == 1 and CJK_CHAR.match(t)}
             grams = [g for g in grams if g in single]
         return IndexedText(terms, grams[: self.config.max_query_terms], dominant_language(norm))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False)
