@@ -16,11 +16,11 @@ from sqlalchemy import select
 from starlette.routing import Mount
 
 from entrepot import policy
-from entrepot.actions import accounts
+from entrepot.actions import accounts, saved_searches
 from entrepot.core.types import Principal, Role, UserStatus
 from entrepot.db import Database
 from entrepot.db.tables import ApprovalRequest
-from entrepot.web.context import Guard
+from entrepot.web.context import FeedGuard, Guard
 from tests.conftest import PASSWORD, Users, csrf_of, sign_in
 
 PUBLIC_MOUNTS = {"/static"}
@@ -62,6 +62,7 @@ class Caller:
     client: TestClient
     principal: Principal | None
     csrf: str | None
+    feed_token: str | None = None
 
 
 @pytest.fixture
@@ -92,6 +93,10 @@ def callers(app: Any, db: Database, users: Users) -> list[Caller]:
         sp = accounts.principal_of(accounts.get_user(s, sus_user.id))
     assert sp.status is UserStatus.SUSPENDED
     out.append(Caller("suspended", sus, sp, page_csrf(sus)))
+    with db.write() as s:  # feed readers identify with a personal token instead of a session
+        for caller in out:
+            if caller.principal is not None and caller.name != "second-factor-owed":
+                caller.feed_token = saved_searches.new_feed_token(s, caller.principal)
     return out
 
 
@@ -132,7 +137,9 @@ def test_matrix_matches_policy(app: Any, db: Database, users: Users, callers: li
                     expected = policy.allows(replace(caller.principal, status=UserStatus.SUSPENDED),  # type: ignore[arg-type]
                                              guard.action) and guard.action is policy.Action.PUBLIC
                 headers = {"x-csrf-token": caller.csrf} if caller.csrf else {}
-                r = caller.client.request(method, _url(path, ids), headers=headers, follow_redirects=False)
+                params = {"token": caller.feed_token or "none"} if isinstance(guard, FeedGuard) else None
+                r = caller.client.request(method, _url(path, ids), headers=headers, params=params,
+                                          follow_redirects=False)
                 assert r.status_code < 500, f"{method} {path} as {caller.name}: {r.status_code}"
                 if _denied(r) == expected:
                     mismatches.append(f"{method} {path} as {caller.name}: expected "

@@ -50,6 +50,8 @@ class User(Base):
     #: Chosen in the language switch; None follows the browser's Accept-Language.
     language: Mapped[str | None] = mapped_column(String(8))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: Digest of the personal token in Atom feed addresses (feed readers cannot sign in).
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Last accepted TOTP time step: a code is accepted only for a later step, so none is replayed.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -37,6 +37,8 @@ class SearchRequest:
     collection_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    #: Only documents changed after this moment (saved-search alerts).
+    updated_after: datetime | None = None
     sort: str = "relevance"  # or "date"
     page: int = 1
     page_size: int = 10
@@ -86,6 +88,8 @@ def _filters(req: SearchRequest) -> list[Any]:
         out.append(Document.id.in_(select(DocumentHsCode.document_id).where(DocumentHsCode.code.startswith(prefix))))
     if req.tag:
         out.append(Document.id.in_(select(DocumentTag.document_id).where(DocumentTag.tag == req.tag)))
+    if req.updated_after:
+        out.append(Document.updated_at > req.updated_after)
     if req.date_from or req.date_to:
         lo = req.date_from or date(1900, 1, 1)
         hi = req.date_to or date(2999, 12, 31)

@@ -17,6 +17,7 @@ from entrepot.web.render import make_environment
 from entrepot.web.routes import (
     account_pages,
     admin_pages,
+    alerts_feeds,
     api,
     auth_pages,
     library_api,
@@ -35,7 +36,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
-                   library_manage.router, search_pages.router, api.router, library_api.router, search_pages.api,
+                   library_manage.router, search_pages.router, alerts_feeds.router, api.router, library_api.router, search_pages.api,
                    api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

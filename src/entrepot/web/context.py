@@ -50,6 +50,11 @@ class Ctx:
     def may(self, action: policy.Action) -> bool:
         return policy.allows(self.principal, action)
 
+    def unseen_alerts(self) -> int:
+        from entrepot.web.routes.alerts_feeds import unseen_alerts
+
+        return unseen_alerts(self)
+
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
@@ -138,3 +143,30 @@ async def _check_csrf(request: Request, expected: str) -> None:
         sent = value if isinstance(value, str) else None
     if getattr(request.state, "fresh_pre_csrf", False) or not sent or not hmac.compare_digest(sent, expected):
         raise Forbidden("The form has expired or did not come from this site. Reload the page and try again.")
+
+
+class FeedGuard(Guard):
+    """For Atom feeds: feed readers cannot sign in, so a personal token in the address stands for the
+    user. The policy decides as for any route; the token only says who is asking."""
+
+    async def __call__(self, request: Request) -> Ctx:
+        from entrepot.actions.saved_searches import feed_principal
+
+        settings: Settings = request.app.state.settings
+        db: Database = request.app.state.db
+        secret = request.query_params.get("token", "")
+
+        def resolve() -> Principal | None:
+            with db.read() as s:
+                return feed_principal(s, secret)
+
+        principal = await run_in_threadpool(resolve)
+        lang = choose_language(request, settings)
+        ctx = Ctx(request, settings, db, principal, None, "", lang, request.app.state.catalogs[lang],
+                  client_ip(request), via_api_token=True)
+        request.state.ctx = ctx
+        if principal is None:
+            raise NotAuthenticated("Invalid or expired feed token.")
+        if not policy.allows(principal, self.action):
+            raise Forbidden("You do not have access to this page.")
+        return ctx

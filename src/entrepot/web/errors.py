@@ -31,8 +31,8 @@ HTTP_MESSAGES = {
 
 
 def is_api(request: Request) -> bool:
-    """JSON for the API and for the pages' own scripts (which ask for JSON); HTML for the rest."""
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+    """JSON for the API, feeds and the pages' own scripts (which ask for JSON); HTML for the rest."""
+    return request.url.path.startswith(("/api/", "/feeds/")) or "application/json" in request.headers.get("accept", "")
 
 
 def _respond(request: Request, status: int, message: str, field: str | None = None,

@@ -26,6 +26,8 @@ MAINTENANCE_EVERY_S = 600
 DROP_SCAN_EVERY_S = 2
 SWEEP_EVERY_S = 5
 INGEST_BATCH = 8
+ALERTS_JOB = "search.alerts"
+ALERTS_EVERY_S = 60
 
 
 class Worker:
@@ -36,6 +38,7 @@ class Worker:
         self._next_sweep = 0.0
         self.handlers: dict[str, Callable[[Job], Any]] = {
             "maintenance.cleanup": lambda job: maintenance.cleanup(db, settings, job.payload),
+            ALERTS_JOB: lambda job: maintenance.search_alerts(db),
             INGEST_JOB: lambda job: self.ingest.run(int(job.payload["version_id"]),
                                                     job.attempts >= job.max_attempts, job.id),
         }
@@ -92,7 +95,7 @@ class Worker:
         return count
 
     def run_forever(self, poll_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
-        next_maintenance = next_scan = 0.0
+        next_maintenance = next_scan = next_alerts = 0.0
         drop = DropFolder(self.db, self.settings)
         wakeup = self.db.after_commit_context.get("wakeup") or Polling()
         log.info("worker %s started; drop folder %s", self.name, drop.root)
@@ -102,6 +105,10 @@ class Worker:
                 with self.db.write() as s:
                     jobs.enqueue(s, "maintenance.cleanup", max_attempts=1)
                 next_maintenance = now + MAINTENANCE_EVERY_S
+            if now >= next_alerts:
+                with self.db.write() as s:
+                    jobs.enqueue(s, ALERTS_JOB, max_attempts=1)
+                next_alerts = now + ALERTS_EVERY_S
             if now >= next_scan:
                 drop.scan()
                 next_scan = now + DROP_SCAN_EVERY_S

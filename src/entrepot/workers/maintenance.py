@@ -28,3 +28,10 @@ def _cleanup(session: Session, settings: Settings) -> dict[str, int]:
     # Keep a day of attempts: enough for the rate limits and for investigating an attack.
     attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1))).rowcount
     return {"sessions": int(sessions or 0), "login_attempts": int(attempts or 0)}
+
+
+def search_alerts(db: Database) -> dict[str, int]:
+    from entrepot.actions.saved_searches import check_alerts
+
+    with db.write() as session:
+        return {"alerts": check_alerts(session)}
