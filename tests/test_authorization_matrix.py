@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
@@ -50,6 +50,11 @@ def test_every_route_has_a_guard(app: Any) -> None:
         elif isinstance(route, APIRoute):
             if guard_of(route) is None:
                 unguarded.append(f"{sorted(route.methods)} {path}")
+        elif isinstance(route, APIWebSocketRoute):
+            # A WebSocket has no Guard dependency; it must name its policy action (checked in
+            # tests/messaging for every kind of caller).
+            if not isinstance(getattr(route.endpoint, "policy_action", None), policy.Action):
+                unguarded.append(f"WS {path}")
         else:
             unguarded.append(f"{type(route).__name__} {path}")
     assert seen > 20

@@ -14,6 +14,12 @@ from entrepot.policy.documents import (
     may_edit_document,
     may_read_document,
 )
+from entrepot.policy.messaging import (
+    conversation_clause,
+    may_manage_members,
+    may_participate,
+    may_use_conversation,
+)
 from entrepot.policy.rules import (
     Action,
     Decision,
@@ -31,6 +37,10 @@ from entrepot.policy.rules import (
 __all__ = [
     "Action",
     "audited",
+    "conversation_clause",
+    "may_manage_members",
+    "may_participate",
+    "may_use_conversation",
     "document_clause",
     "is_library_staff",
     "may_classify",

@@ -24,6 +24,7 @@ class Action(enum.StrEnum):
     AUDIT_VIEW = "audit.view"
     LIBRARY = "library.read"  # browse and read, within clearance (per document: documents.py)
     LIBRARY_MANAGE = "library.manage"  # upload, describe, publish, the ingest board
+    MESSAGING = "messaging"  # the messenger; per conversation: messaging.py
 
 
 _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
@@ -59,6 +60,8 @@ def allows(principal: Principal | None, action: Action) -> bool:
         return False
     if action in (Action.SIGNED_IN, Action.DIRECTORY, Action.LIBRARY):
         return True
+    if action is Action.MESSAGING:
+        return Role.REVIEWER not in principal.roles
     return bool(principal.roles & _ROLE_ACTIONS[action])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,6 +13,7 @@ from entrepot import __version__
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.jobs import open_database
+from entrepot.realtime.bus import make_bus
 from entrepot.web import errors, i18n
 from entrepot.web.middleware import SecurityMiddleware
 from entrepot.web.render import make_environment
@@ -23,20 +26,33 @@ from entrepot.web.routes import (
     library_api,
     library_manage,
     library_pages,
+    messenger,
     search_pages,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await app.state.bus.start()
+    try:
+        yield
+    finally:
+        await app.state.bus.stop()
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    app = FastAPI(title="Entrepot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Entrepot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_lifespan)
     app.state.settings = settings
     app.state.db = db or open_database(settings)
+    app.state.bus = make_bus(settings.redis_url)
+    app.state.db.after_commit_context["bus"] = app.state.bus
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
-                   library_manage.router, search_pages.router, alerts_feeds.router, api.router, library_api.router, search_pages.api,
+                   library_manage.router, search_pages.router, alerts_feeds.router, messenger.router, messenger.api, api.router, library_api.router, search_pages.api,
                    api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

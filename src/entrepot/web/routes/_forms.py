@@ -21,6 +21,7 @@ Approvals = Annotated[Ctx, Depends(Guard(Action.APPROVALS))]
 AuditView = Annotated[Ctx, Depends(Guard(Action.AUDIT_VIEW))]
 Library = Annotated[Ctx, Depends(Guard(Action.LIBRARY))]
 LibraryManage = Annotated[Ctx, Depends(Guard(Action.LIBRARY_MANAGE))]
+Messaging = Annotated[Ctx, Depends(Guard(Action.MESSAGING))]
 
 
 def safe_next(url: str | None) -> str:

@@ -1,0 +1,162 @@
+"""Messenger writes. Each runs in the caller's transaction; members learn of it through their event
+logs, and the wake-up for their connections is sent only after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from entrepot import audit, policy
+from entrepot.actions import validate
+from entrepot.core.errors import Forbidden, InvalidInput, NotFound
+from entrepot.core.types import Principal
+from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
+from entrepot.db.tables import User
+
+MAX_BODY = 8000
+MAX_MEMBERS = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[str, Any]) -> None:
+    """Append an event to each user's log, numbered per user; wake their connections after commit."""
+    users = sorted(set(user_ids))
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for uid in users:
+        session.execute(insert(EventCounter).values(user_id=uid, last_seq=0).on_conflict_do_nothing())
+        counter = session.execute(select(EventCounter).where(EventCounter.user_id == uid).with_for_update()
+                                  .execution_options(populate_existing=True)).scalar_one()
+        counter.last_seq += 1
+        session.add(UserEvent(user_id=uid, seq=counter.last_seq, type=type_, payload=payload))
+    bus = session.info.get("bus")
+    if bus is not None and users:
+        session.info.setdefault("after_commit", []).append(lambda: bus.notify(users))
+
+
+def message_payload(m: Message, sender: User | None = None) -> dict[str, Any]:
+    return {"id": m.id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
+            "sender": sender.display_name if sender else None, "client_id": m.client_id, "kind": m.kind,
+            "body": "" if m.deleted_at else m.body, "reply_to_id": m.reply_to_id, "attachment": m.attachment,
+            "quote": m.quote, "created_at": m.created_at.isoformat(),
+            "edited": m.edited_at is not None, "deleted": m.deleted_at is not None}
+
+
+def _members(session: Session, conversation_id: int) -> list[Member]:
+    return list(session.execute(select(Member).where(Member.conversation_id == conversation_id,
+                                                     Member.left_at.is_(None))).scalars())
+
+
+def usable_conversation(session: Session, actor: Principal, conversation_id: int) -> tuple[Conversation, Member]:
+    conv = session.get(Conversation, conversation_id)
+    member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
+    if conv is None or not policy.may_use_conversation(actor, conv, member):
+        raise NotFound("No such conversation.")
+    assert member is not None
+    return conv, member
+
+
+def _check_partner(session: Session, actor: Principal, user_id: int, ip: str | None) -> User:
+    other = session.get(User, user_id)
+    decision = policy.may_message(actor, other) if other else None
+    if other is None or not decision:
+        audit.append(session, "message.refused", actor=actor, target_type="user", target_id=user_id, ip=ip,
+                     details={"reason": decision.reason if decision else "no such user"})
+        raise Forbidden(decision.reason if decision else "You can only message users of your own enterprise.")
+    return other
+
+
+def start_conversation(session: Session, actor: Principal, user_ids: list[int], title: str | None = None,
+                       *, ip: str | None = None) -> Conversation:
+    """A direct conversation with one colleague (reused if it exists) or a named group."""
+    if not policy.may_participate(actor):
+        raise Forbidden("Your account cannot use the messenger.")
+    others = sorted(set(user_ids) - {actor.user_id})
+    if not others or len(others) > MAX_MEMBERS:
+        raise InvalidInput("Choose between 1 and %(n)s people.", field="user_ids", n=MAX_MEMBERS)
+    for uid in others:
+        _check_partner(session, actor, uid, ip)
+    name = validate.clean_text(title, "title", max_len=200, required=False) or None
+    if len(others) == 1 and not name:
+        key = f"{min(actor.user_id, others[0])}:{max(actor.user_id, others[0])}"
+        existing = session.execute(select(Conversation).where(Conversation.direct_key == key)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        conv = Conversation(enterprise_id=actor.enterprise_id, kind="direct", owner_id=actor.user_id, direct_key=key)
+    else:
+        conv = Conversation(enterprise_id=actor.enterprise_id, kind="group", owner_id=actor.user_id,
+                            title=name or None)
+    session.add(conv)
+    session.flush()
+    session.add_all(Member(conversation_id=conv.id, user_id=uid) for uid in [actor.user_id, *others])
+    session.flush()
+    emit(session, [actor.user_id, *others], "conversation", {"id": conv.id, "kind": conv.kind, "title": conv.title})
+    return conv
+
+
+def send_message(session: Session, actor: Principal, conversation_id: int, client_id: str, body: str,
+                 *, reply_to_id: int | None = None, ip: str | None = None) -> tuple[Message, bool]:
+    """(message, created). The same client id again returns the first message: retries never duplicate."""
+    cid = (client_id or "").strip()
+    if not cid or len(cid) > 64:
+        raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
+    existing = session.execute(select(Message).where(Message.sender_id == actor.user_id,
+                                                     Message.client_id == cid)).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    conv, _member = usable_conversation(session, actor, conversation_id)
+    text = validate.clean_text(body, "body", max_len=MAX_BODY)
+    if reply_to_id is not None and session.get(Message, reply_to_id) is None:
+        raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
+    msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=cid, kind="text", body=text,
+                  reply_to_id=reply_to_id)
+    session.add(msg)
+    conv.last_activity_at = _now()
+    session.flush()
+    members = _members(session, conv.id)
+    emit(session, [m.user_id for m in members], "message", message_payload(msg, session.get(User, actor.user_id)))
+    return msg, True
+
+
+def _own_message(session: Session, actor: Principal, message_id: int) -> Message:
+    msg = session.get(Message, message_id)
+    if msg is None:
+        raise NotFound("No such message.")
+    usable_conversation(session, actor, msg.conversation_id)
+    if msg.sender_id != actor.user_id or msg.deleted_at is not None:
+        raise Forbidden("You can only change your own messages.")
+    return msg
+
+
+def edit_message(session: Session, actor: Principal, message_id: int, body: str) -> Message:
+    msg = _own_message(session, actor, message_id)
+    msg.body, msg.edited_at = validate.clean_text(body, "body", max_len=MAX_BODY), _now()
+    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.edited",
+         message_payload(msg))
+    return msg
+
+
+def delete_message(session: Session, actor: Principal, message_id: int) -> Message:
+    msg = _own_message(session, actor, message_id)
+    msg.deleted_at = _now()
+    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.deleted",
+         message_payload(msg))
+    return msg
+
+
+def mark_read(session: Session, actor: Principal, conversation_id: int, up_to: int) -> None:
+    """Read receipts: the other members learn how far this member has read."""
+    _conv, member = usable_conversation(session, actor, conversation_id)
+    if up_to <= member.read_up_to:
+        return
+    member.read_up_to = up_to
+    emit(session, [m.user_id for m in _members(session, conversation_id)], "read",
+         {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})

@@ -1,0 +1,1 @@
+"""Real time: wake-ups for connected users, in-process or across instances through Redis."""

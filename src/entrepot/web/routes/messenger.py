@@ -1,0 +1,143 @@
+"""The messenger: the chat page, its JSON API and the WebSocket."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from entrepot import policy
+from entrepot.actions import auth, messaging
+from entrepot.core.errors import Forbidden
+from entrepot.core.types import Principal
+from entrepot.queries import accounts as account_queries
+from entrepot.queries import messaging as q
+from entrepot.realtime.connection import Connection
+from entrepot.web.context import SESSION_COOKIE, choose_language
+from entrepot.web.render import page
+from entrepot.web.routes._forms import Messaging
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["messenger"])
+
+
+@router.get("/messages")
+def messenger_page(ctx: Messaging, conversation: int | None = None) -> Response:
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        rows = q.conversations(s, ctx.principal)
+        colleagues, _ = account_queries.list_users(s, ctx.principal, account_queries.UserFilter(
+            status="active", enterprise_id=ctx.principal.enterprise_id))
+        since = q.last_seq(s, ctx.principal.user_id)
+    return page(ctx, "messages.html", rows=rows, colleagues=[u for u in colleagues if u.id != ctx.principal.user_id],
+                selected=conversation, since=since)
+
+
+class ConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_ids: list[int] = Field(max_length=200)
+    title: str | None = Field(None, max_length=200)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: str = Field(max_length=64)
+    body: str = Field(max_length=8000)
+    reply_to_id: int | None = None
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: int
+    sender_id: int
+    sender: str | None
+    client_id: str
+    kind: str
+    body: str
+    reply_to_id: int | None
+    created_at: str
+    edited: bool
+    deleted: bool
+
+
+@api.get("/conversations")
+def list_conversations(ctx: Messaging) -> list[dict[str, Any]]:
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        return [{"id": r.conversation.id, "kind": r.conversation.kind, "title": r.title, "unread": r.unread,
+                 "last_activity_at": r.conversation.last_activity_at.isoformat()} for r in q.conversations(s, ctx.principal)]
+
+
+@api.post("/conversations", status_code=201)
+def create_conversation(ctx: Messaging, body: ConversationIn) -> dict[str, Any]:
+    assert ctx.principal is not None
+    refused: Forbidden | None = None
+    with ctx.db.write() as s:
+        try:
+            conv = messaging.start_conversation(s, ctx.principal, body.user_ids, body.title, ip=ctx.ip)
+            return {"id": conv.id, "kind": conv.kind}
+        except Forbidden as exc:
+            refused = exc  # caught inside the transaction: the refusal's audit record is kept
+    raise refused
+
+
+@api.get("/conversations/{conversation_id}/messages", response_model=list[MessageOut])
+def history(ctx: Messaging, conversation_id: int, before: Annotated[int | None, Query(ge=1)] = None
+            ) -> list[dict[str, Any]]:
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        messaging.usable_conversation(s, ctx.principal, conversation_id)
+        return [messaging.message_payload(m) | {"sender": name} for m, name in q.history(s, conversation_id, before)]
+
+
+@api.get("/conversations/{conversation_id}/reads")
+def reads(ctx: Messaging, conversation_id: int) -> dict[str, int]:
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        messaging.usable_conversation(s, ctx.principal, conversation_id)
+        return {str(k): v for k, v in q.read_marks(s, conversation_id).items()}
+
+
+@api.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=201)
+def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any]:
+    """Acknowledged only after commit; the same client id again returns the same message."""
+    assert ctx.principal is not None
+    with ctx.db.write() as s:
+        msg, _ = messaging.send_message(s, ctx.principal, conversation_id, body.client_id, body.body,
+                                        reply_to_id=body.reply_to_id, ip=ctx.ip)
+        return messaging.message_payload(msg)
+
+
+def _ws_principal(ws: WebSocket) -> Principal | None:
+    settings, db = ws.app.state.settings, ws.app.state.db
+    with db.read() as s:
+        resolved = auth.resolve_session(s, settings, ws.cookies.get(SESSION_COOKIE))
+    if resolved is None or not policy.allows(resolved.principal, policy.Action.MESSAGING):
+        return None
+    return resolved.principal
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    """Browsers send cookies with cross-site WebSocket requests; the Origin header tells them apart."""
+    origin = ws.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == ws.headers.get("host")
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    principal = await run_in_threadpool(_ws_principal, ws) if _same_origin(ws) else None
+    if principal is None:
+        await ws.close(code=4401)
+        return
+    await ws.accept()
+    t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
+    conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws), since,
+                      t.gettext)
+    await conn.run()
+
+
+websocket.policy_action = policy.Action.MESSAGING  # type: ignore[attr-defined] # read by the route matrix test

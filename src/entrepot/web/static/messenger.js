@@ -1,0 +1,146 @@
+// The chat page: one WebSocket per tab. Events carry a per-user number; the page acknowledges them and
+// resumes after the last one it has when it reconnects. Messages typed while offline wait in
+// localStorage with a client id and are sent on reconnect; the server ignores a repeated client id.
+(function () {
+  "use strict";
+  var root = document.getElementById("messenger");
+  if (!root) return;
+  var L = root.dataset, me = parseInt(L.user, 10);
+  var csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+  var selected = parseInt(L.selected, 10) || null;
+  var list = document.getElementById("message-list");
+  var status = document.getElementById("connection");
+  var queueKey = "entrepot-outbox-" + me;
+  var seqKey = "entrepot-seq-" + me;
+  var lastSeq = Math.max(parseInt(L.since, 10) || 0, 0);
+  var ws = null, backoff = 500, readUpTo = 0, reads = {};
+
+  function outbox() { try { return JSON.parse(localStorage.getItem(queueKey) || "[]"); } catch (e) { return []; } }
+  function saveOutbox(items) { localStorage.setItem(queueKey, JSON.stringify(items)); }
+  function uuid() { return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).slice(0, 64); }
+
+  function render(m, state) {
+    if (m.conversation_id !== selected) return;
+    var id = m.id ? "m-" + m.id : "c-" + m.client_id;
+    var li = document.getElementById(id) || document.getElementById("c-" + m.client_id);
+    if (!li) { li = document.createElement("li"); list.append(li); }
+    li.id = id;
+    li.className = "msg" + (m.sender_id === me ? " mine" : "");
+    li.dataset.id = m.id || "";
+    li.dataset.client = m.client_id;
+    li.textContent = "";
+    var who = document.createElement("span"); who.className = "who"; who.textContent = m.sender || "";
+    var body = document.createElement("span"); body.className = "body";
+    body.textContent = m.deleted ? "(" + L.labelDeleted + ")" : m.body;
+    var meta = document.createElement("span"); meta.className = "meta";
+    meta.textContent = (m.created_at ? m.created_at.slice(11, 16) : "") + (m.edited ? " · " + L.labelEdited : "") +
+      (m.sender_id === me ? " · " + (state || (reads.other >= m.id ? L.labelRead : L.labelSent)) : "");
+    li.append(who, body, meta);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function markRead() {
+    var ids = Array.prototype.map.call(list.querySelectorAll("li[data-id]"), function (li) { return parseInt(li.dataset.id, 10) || 0; });
+    var top = Math.max.apply(null, [0].concat(ids));
+    if (top > readUpTo && ws && ws.readyState === 1 && document.visibilityState === "visible") {
+      readUpTo = top;
+      ws.send(JSON.stringify({ type: "read", conversation_id: selected, up_to: top }));
+    }
+  }
+
+  function refreshReceipts() {
+    list.querySelectorAll("li.mine").forEach(function (li) {
+      var meta = li.querySelector(".meta");
+      if (meta && parseInt(li.dataset.id, 10) <= reads.other) meta.textContent = meta.textContent.replace(L.labelSent, L.labelRead);
+    });
+  }
+
+  function onEvent(frame) {
+    lastSeq = Math.max(lastSeq, frame.seq);
+    localStorage.setItem(seqKey, String(lastSeq));
+    var p = frame.payload;
+    if (frame.event === "message" || frame.event === "message.edited" || frame.event === "message.deleted") {
+      render(p);
+      if (p.conversation_id !== selected) {
+        var item = document.querySelector('#conversation-list li[data-id="' + p.conversation_id + '"]');
+        if (!item) { location.reload(); return; }
+        var badge = item.querySelector(".badge") || item.appendChild(document.createElement("span"));
+        badge.className = "badge unread"; badge.textContent = String((parseInt(badge.textContent, 10) || 0) + 1);
+      }
+      markRead();
+    } else if (frame.event === "read" && p.conversation_id === selected && p.user_id !== me) {
+      reads.other = Math.max(reads.other || 0, p.up_to);
+      refreshReceipts();
+    } else if (frame.event === "conversation") {
+      if (!document.querySelector('#conversation-list li[data-id="' + p.id + '"]')) location.reload();
+    }
+  }
+
+  function flush() {
+    outbox().forEach(function (m) { ws.send(JSON.stringify({ type: "send", client_id: m.client_id, conversation_id: m.conversation_id, body: m.body })); });
+  }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(proto + location.host + "/ws?since=" + lastSeq);
+    ws.onopen = function () { backoff = 500; status.textContent = ""; flush(); };
+    ws.onmessage = function (e) {
+      var f = JSON.parse(e.data);
+      if (f.type === "event") { onEvent(f); ws.send(JSON.stringify({ type: "ack", seq: f.seq })); }
+      else if (f.type === "sent") {
+        saveOutbox(outbox().filter(function (m) { return m.client_id !== f.client_id; }));
+        var li = document.getElementById("c-" + f.client_id);
+        if (li) li.id = "m-" + f.message_id;
+      } else if (f.type === "ping") { ws.send(JSON.stringify({ type: "pong" })); }
+      else if (f.type === "error") {
+        status.textContent = f.message;
+        if (f.client_id) saveOutbox(outbox().filter(function (m) { return m.client_id !== f.client_id; }));
+      }
+    };
+    ws.onclose = function () {
+      status.textContent = L.labelOffline;
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+
+  function load() {
+    if (!selected) return;
+    fetch("/api/v1/conversations/" + selected + "/reads", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (marks) {
+      Object.keys(marks).forEach(function (k) { if (parseInt(k, 10) !== me) reads.other = Math.max(reads.other || 0, marks[k]); });
+      return fetch("/api/v1/conversations/" + selected + "/messages", { credentials: "same-origin" });
+    }).then(function (r) { return r.json(); }).then(function (msgs) {
+      msgs.forEach(function (m) { render(m); });
+      outbox().forEach(function (m) { render(m, L.labelPending); });
+      markRead();
+    });
+  }
+
+  document.getElementById("compose").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var area = e.target.elements.body;
+    if (!selected || !area.value.trim()) return;
+    var m = { client_id: uuid(), conversation_id: selected, body: area.value, sender_id: me };
+    saveOutbox(outbox().concat([m]));
+    render(m, L.labelPending);
+    area.value = "";
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "send", client_id: m.client_id, conversation_id: selected, body: m.body }));
+  });
+  document.getElementById("compose").elements.body.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); e.target.form.requestSubmit(); }
+  });
+  document.getElementById("new-conversation").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var form = e.target;
+    var ids = Array.prototype.map.call(form.elements.user_ids.selectedOptions, function (o) { return parseInt(o.value, 10); });
+    fetch("/api/v1/conversations", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json" },
+      body: JSON.stringify({ user_ids: ids, title: form.elements.title.value || null }) })
+      .then(function (r) { return r.json(); }).then(function (c) { if (c.id) location.href = "/messages?conversation=" + c.id; });
+  });
+  document.addEventListener("visibilitychange", markRead);
+  var stored = parseInt(localStorage.getItem(seqKey) || "0", 10);
+  if (stored > lastSeq) lastSeq = stored;
+  load();
+  connect();
+})();
