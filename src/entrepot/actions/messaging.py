@@ -106,10 +106,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
                  *, reply_to_id: int | None = None, ip: str | None = None) -> tuple[Message, bool]:
     """(message, created). The same client id again returns the first message: retries never duplicate."""
     cid = (client_id or "").strip()
-    if not cid or len(cid) > 64:
-        raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
-    existing = session.execute(select(Message).where(Message.sender_id == actor.user_id,
-                                                     Message.client_id == cid)).scalar_one_or_none()
+    existing = existing_message(session, actor, cid)
     if existing is not None:
         return existing, False
     conv, _member = usable_conversation(session, actor, conversation_id)
@@ -121,9 +118,21 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
     session.add(msg)
     conv.last_activity_at = _now()
     session.flush()
-    members = _members(session, conv.id)
-    emit(session, [m.user_id for m in members], "message", message_payload(msg, session.get(User, actor.user_id)))
+    announce(session, msg, session.get(User, actor.user_id))
     return msg, True
+
+
+def existing_message(session: Session, actor: Principal, client_id: str) -> Message | None:
+    """The message this sender already sent under this client id: a retry returns it unchanged."""
+    cid = (client_id or "").strip()
+    if not cid or len(cid) > 64:
+        raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
+    return session.execute(select(Message).where(Message.sender_id == actor.user_id,
+                                                 Message.client_id == cid)).scalar_one_or_none()
+
+
+def announce(session: Session, msg: Message, sender: User | None) -> None:
+    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message", message_payload(msg, sender))
 
 
 def _own_message(session: Session, actor: Principal, message_id: int) -> Message:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entrepot.db.base import Base, UTCDateTime, utcnow
@@ -81,4 +81,28 @@ class EventCounter(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-__all__ = ["Conversation", "EventCounter", "Member", "Message", "UserEvent"]
+__all__ = ["Conversation", "EventCounter", "Member", "Message", "PriceQuote", "UserEvent"]
+
+
+class PriceQuote(Base):
+    """A structured price quote sent in a conversation; the enterprise's price board reads these."""
+
+    __tablename__ = "price_quotes"
+    __table_args__ = (Index("ix_price_quotes_board", "enterprise_id", "product_key", "quoted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    product: Mapped[str] = mapped_column(String(200))
+    #: Case- and width-folded product name, so "Zinc ingot" and "zinc  ingot" chart together.
+    product_key: Mapped[str] = mapped_column(String(200))
+    hs_code: Mapped[str | None] = mapped_column(String(6))
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20))
+    price: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3))
+    incoterm: Mapped[str] = mapped_column(String(3))
+    place: Mapped[str] = mapped_column(String(100))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    quoted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

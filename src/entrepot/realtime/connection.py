@@ -18,7 +18,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from entrepot.actions import messaging
+from entrepot.actions import messaging, quotes
 from entrepot.core.errors import EntrepotError
 from entrepot.core.types import Principal
 from entrepot.db import Database
@@ -44,6 +44,7 @@ class Connection:
         self.sent = since
         self.acked = since
         self.translate = translate
+        self.currencies: frozenset[str] | None = None  # ISO 4217 codes when reference data is loaded
         self.state = State.OPEN
         self.last_heard = time.monotonic()
         self._tokens, self._refilled = float(BURST), time.monotonic()
@@ -136,8 +137,9 @@ class Connection:
                 pass
             elif kind == "ack":
                 self.acked = max(self.acked, int(frame.get("seq", 0)))
-            elif kind == "send":
-                message_id = await run_in_threadpool(self._store, frame)
+            elif kind in ("send", "quote"):
+                store = self._store if kind == "send" else self._store_quote
+                message_id = await run_in_threadpool(store, frame)
                 await self._send({"type": "sent", "client_id": frame.get("client_id"), "message_id": message_id})
             elif kind == "read":
                 await run_in_threadpool(self._mark_read, int(frame["conversation_id"]), int(frame["up_to"]))
@@ -155,6 +157,17 @@ class Connection:
             msg, _created = messaging.send_message(
                 s, self.principal, int(frame["conversation_id"]), str(frame.get("client_id", "")),
                 str(frame.get("body", "")), reply_to_id=frame.get("reply_to_id"))
+            return msg.id
+
+    def _store_quote(self, frame: dict[str, Any]) -> int:
+        q = frame["quote"]
+        quote = quotes.QuoteIn(product=str(q["product"]), quantity=float(q["quantity"]), unit=str(q["unit"]),
+                               price=float(q["price"]), currency=str(q["currency"]), incoterm=str(q["incoterm"]),
+                               place=str(q["place"]), hs_code=q.get("hs_code") or None,
+                               valid_until=q.get("valid_until") or None)
+        with self.db.write() as s:
+            msg, _created = quotes.send_quote(s, self.principal, int(frame["conversation_id"]),
+                                              str(frame.get("client_id", "")), quote, self.currencies)
             return msg.id
 
     def _mark_read(self, conversation_id: int, up_to: int) -> None:

@@ -27,6 +27,7 @@ from entrepot.web.routes import (
     library_manage,
     library_pages,
     messenger,
+    prices,
     search_pages,
 )
 
@@ -52,7 +53,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
-                   library_manage.router, search_pages.router, alerts_feeds.router, messenger.router, messenger.api, api.router, library_api.router, search_pages.api,
+                   library_manage.router, search_pages.router, alerts_feeds.router, messenger.router, messenger.api,
+                   prices.router, prices.api, api.router, library_api.router, search_pages.api,
                    api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

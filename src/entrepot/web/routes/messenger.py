@@ -11,6 +11,7 @@ from starlette.responses import Response
 from entrepot import policy
 from entrepot.actions import auth, messaging
 from entrepot.core.errors import Forbidden
+from entrepot.core.reference import load_reference
 from entrepot.core.types import Principal
 from entrepot.queries import accounts as account_queries
 from entrepot.queries import messaging as q
@@ -137,6 +138,7 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
     t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
     conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws), since,
                       t.gettext)
+    conn.currencies = load_reference(ws.app.state.settings.reference_dir).currencies or None
     await conn.run()
 
 

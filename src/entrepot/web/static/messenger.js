@@ -32,6 +32,16 @@
     var who = document.createElement("span"); who.className = "who"; who.textContent = m.sender || "";
     var body = document.createElement("span"); body.className = "body";
     body.textContent = m.deleted ? "(" + L.labelDeleted + ")" : m.body;
+    if (m.kind === "quote" && m.quote && !m.deleted) {
+      body = document.createElement("div"); body.className = "body quote-card";
+      var q = m.quote;
+      [[q.product + (q.hs_code ? " · HS " + q.hs_code : ""), "product"],
+       [Number(q.price).toLocaleString() + " " + q.currency + " / " + q.unit, "price"],
+       [Number(q.quantity).toLocaleString() + " " + q.unit + " · " + q.incoterm + " " + q.place, "terms"],
+       [q.valid_until ? "≤ " + q.valid_until : "", "valid"]].forEach(function (row) {
+        var line = document.createElement("div"); line.className = row[1]; line.textContent = row[0]; body.append(line);
+      });
+    }
     var meta = document.createElement("span"); meta.className = "meta";
     meta.textContent = (m.created_at ? m.created_at.slice(11, 16) : "") + (m.edited ? " · " + L.labelEdited : "") +
       (m.sender_id === me ? " · " + (state || (reads.other >= m.id ? L.labelRead : L.labelSent)) : "");
@@ -125,6 +135,15 @@
     render(m, L.labelPending);
     area.value = "";
     if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "send", client_id: m.client_id, conversation_id: selected, body: m.body }));
+  });
+  document.getElementById("quote-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!selected || !ws || ws.readyState !== 1) return;
+    var f = e.target.elements, quote = {};
+    ["product", "hs_code", "quantity", "unit", "price", "currency", "incoterm", "place", "valid_until"].forEach(function (k) { quote[k] = f[k].value; });
+    ws.send(JSON.stringify({ type: "quote", client_id: uuid(), conversation_id: selected, quote: quote }));
+    e.target.reset();
+    document.getElementById("quote-box").open = false;
   });
   document.getElementById("compose").elements.body.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); e.target.form.requestSubmit(); }
