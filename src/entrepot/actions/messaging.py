@@ -46,7 +46,7 @@ def message_payload(m: Message, sender: User | None = None) -> dict[str, Any]:
     return {"id": m.id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
             "sender": sender.display_name if sender else None, "client_id": m.client_id, "kind": m.kind,
             "body": "" if m.deleted_at else m.body, "reply_to_id": m.reply_to_id, "attachment": m.attachment,
-            "quote": m.quote, "created_at": m.created_at.isoformat(),
+            "quote": m.quote, "duration_s": m.duration_s, "created_at": m.created_at.isoformat(),
             "edited": m.edited_at is not None, "deleted": m.deleted_at is not None}
 
 
@@ -133,6 +133,35 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
 
 def announce(session: Session, msg: Message, sender: User | None) -> None:
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message", message_payload(msg, sender))
+
+
+def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
+                    attachment: dict[str, Any], caption: str = "", duration_s: float | None = None
+                    ) -> tuple[Message, bool]:
+    """A picture, file or voice note already stored as a blob; `attachment` describes it."""
+    existing = existing_message(session, actor, client_id)
+    if existing is not None:
+        return existing, False
+    if kind not in ("image", "file", "voice"):
+        raise InvalidInput("Unknown kind of attachment.", field="kind")
+    conv, _member = usable_conversation(session, actor, conversation_id)
+    msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=client_id.strip(), kind=kind,
+                  body=validate.clean_text(caption, "body", max_len=MAX_BODY, required=False),
+                  attachment=attachment, duration_s=duration_s)
+    session.add(msg)
+    conv.last_activity_at = _now()
+    session.flush()
+    announce(session, msg, session.get(User, actor.user_id))
+    return msg, True
+
+
+def attachment_for(session: Session, actor: Principal, message_id: int) -> Message:
+    """The message holding an attachment, if the actor is a current member of its conversation."""
+    msg = session.get(Message, message_id)
+    if msg is None or msg.attachment is None or msg.deleted_at is not None:
+        raise NotFound("No such attachment.")
+    usable_conversation(session, actor, msg.conversation_id)
+    return msg
 
 
 def _own_message(session: Session, actor: Principal, message_id: int) -> Message:

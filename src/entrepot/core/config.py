@@ -56,6 +56,8 @@ class Settings(BaseSettings):
 
     max_form_bytes: int = 64 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
+    #: Pictures, files and voice notes sent in the messenger.
+    max_attachment_bytes: int = 25 * 1024 * 1024
     #: Originals of SECRET documents are read online only unless this is set.
     secret_original_downloads: bool = False
     #: Folder of trade reference CSVs (HS codes, country and currency names) for metadata suggestions.

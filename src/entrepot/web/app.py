@@ -60,5 +60,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
     uploads = dict.fromkeys((*library_manage.UPLOAD_PATHS, "/api/v1/documents"), settings.max_upload_bytes + (1 << 20))
+    uploads["/api/v1/conversations/"] = settings.max_attachment_bytes + (1 << 20)
     app.add_middleware(SecurityMiddleware, settings=settings, body_limits=uploads)
     return app

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from entrepot import policy
 from entrepot.actions import auth, messaging
-from entrepot.core.errors import Forbidden
+from entrepot import media
+from entrepot.blobs import BlobStore
+from entrepot.blobs.store import human_size
+from entrepot.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from entrepot.parsers import safe_filename
 from entrepot.core.reference import load_reference
 from entrepot.core.types import Principal
 from entrepot.queries import accounts as account_queries
@@ -128,8 +134,6 @@ def _same_origin(ws: WebSocket) -> bool:
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> None:
-    from starlette.concurrency import run_in_threadpool
-
     principal = await run_in_threadpool(_ws_principal, ws) if _same_origin(ws) else None
     if principal is None:
         await ws.close(code=4401)
@@ -143,3 +147,56 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
 
 
 websocket.policy_action = policy.Action.MESSAGING  # type: ignore[attr-defined] # read by the route matrix test
+
+
+@api.post("/conversations/{conversation_id}/attachments", status_code=201)
+async def send_attachment(ctx: Messaging, conversation_id: int, file: Annotated[UploadFile, File()],
+                          client_id: Annotated[str, Form(max_length=64)],
+                          voice: Annotated[bool, Form()] = False,
+                          caption: Annotated[str, Form(max_length=8000)] = "") -> dict[str, Any]:
+    """A picture (with a thumbnail), any file (type sniffed from its bytes) or a voice note (audio only)."""
+    assert ctx.principal is not None
+    limit = ctx.settings.max_attachment_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge("The file is larger than the limit of %(size)s.", size=human_size(limit))
+    if not data:
+        raise InvalidInput("The file is empty.", field="file")
+
+    def store() -> dict[str, Any]:
+        blobs = BlobStore(ctx.settings.blob_dir)
+        name = safe_filename(file.filename or "attachment")
+        duration = None
+        if voice:
+            audio, duration = media.voice_note(data)
+            kind, info = "voice", {"blob": blobs.put_bytes(audio), "type": "audio/webm", "size": len(audio)}
+        else:
+            sniffed = media.sniff(data, name)
+            info = {"blob": blobs.put_bytes(data), "type": sniffed, "size": len(data)}
+            kind = "file"
+            if sniffed in media.PICTURES:
+                kind, info["thumb"] = "image", blobs.put_bytes(media.thumbnail(data))
+        info["name"] = name
+        with ctx.db.write() as s:
+            msg, _ = messaging.send_attachment(s, ctx.principal, conversation_id, client_id, kind, info,  # type: ignore[arg-type]
+                                               caption, duration)
+            return messaging.message_payload(msg)
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/messages/attachments/{message_id}")
+def attachment(ctx: Messaging, message_id: int, thumb: bool = False) -> Response:
+    """Only for current members of the conversation; served as a download unless it is a picture or audio."""
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        info = dict(messaging.attachment_for(s, ctx.principal, message_id).attachment or {})
+    digest = info.get("thumb") if thumb else info.get("blob")
+    if not digest:
+        raise NotFound("No such attachment.")
+    media_type = "image/webp" if thumb else str(info.get("type") or "application/octet-stream")
+    inline = thumb or media_type in media.PICTURES or media_type.startswith("audio/")
+    return FileResponse(BlobStore(ctx.settings.blob_dir).path(str(digest)), media_type=media_type,
+                        filename=str(info.get("name") or "attachment"),
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"cache-control": "private, max-age=3600"})

@@ -32,6 +32,25 @@
     var who = document.createElement("span"); who.className = "who"; who.textContent = m.sender || "";
     var body = document.createElement("span"); body.className = "body";
     body.textContent = m.deleted ? "(" + L.labelDeleted + ")" : m.body;
+    if (m.attachment && !m.deleted && m.id) {
+      var holder = document.createElement("div"); holder.className = "body attachment";
+      var src = "/messages/attachments/" + m.id;
+      if (m.kind === "image") {
+        var a = document.createElement("a"); a.href = src; a.target = "_blank"; a.rel = "noopener";
+        var img = document.createElement("img"); img.src = src + "?thumb=true"; img.alt = m.attachment.name; img.loading = "lazy";
+        a.append(img); holder.append(a);
+      } else if (m.kind === "voice") {
+        var audio = document.createElement("audio"); audio.controls = true; audio.preload = "none"; audio.src = src;
+        holder.append(audio);
+        var d = document.createElement("span"); d.className = "duration"; d.textContent = (m.duration_s || 0).toFixed(1) + " s";
+        holder.append(d);
+      } else {
+        var link = document.createElement("a"); link.href = src; link.textContent = "📎 " + m.attachment.name + " (" + Math.ceil(m.attachment.size / 1024) + " KB)";
+        holder.append(link);
+      }
+      if (m.body) { var cap = document.createElement("div"); cap.textContent = m.body; holder.append(cap); }
+      body = holder;
+    }
     if (m.kind === "quote" && m.quote && !m.deleted) {
       body = document.createElement("div"); body.className = "body quote-card";
       var q = m.quote;
@@ -135,6 +154,40 @@
     render(m, L.labelPending);
     area.value = "";
     if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "send", client_id: m.client_id, conversation_id: selected, body: m.body }));
+  });
+  function upload(file, voice) {
+    if (!selected) return;
+    var data = new FormData();
+    data.append("file", file, file.name || "voice.webm");
+    data.append("client_id", uuid());
+    if (voice) data.append("voice", "true");
+    status.textContent = "…";
+    fetch("/api/v1/conversations/" + selected + "/attachments", { method: "POST", credentials: "same-origin", body: data,
+      headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } })
+      .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
+      .then(function (res) { status.textContent = res[0] ? "" : (res[1].error && res[1].error.message) || "error"; });
+  }
+  document.getElementById("attach-input").addEventListener("change", function (e) {
+    Array.prototype.forEach.call(e.target.files, function (f) { upload(f, false); });
+    e.target.value = "";
+  });
+  var recorder = null, chunks = [];
+  var recordButton = document.getElementById("record");
+  var recordLabel = recordButton.textContent;
+  recordButton.addEventListener("click", function () {
+    if (recorder && recorder.state === "recording") { recorder.stop(); return; }
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      chunks = [];
+      recorder = new MediaRecorder(stream, { mimeType: "audio/webm;codecs=opus" });
+      recorder.ondataavailable = function (e) { if (e.data.size) chunks.push(e.data); };
+      recorder.onstop = function () {
+        stream.getTracks().forEach(function (t) { t.stop(); });
+        recordButton.textContent = recordLabel;
+        upload(new File(chunks, "voice.webm", { type: "audio/webm" }), true);
+      };
+      recorder.start();
+      recordButton.textContent = recordButton.dataset.labelStop;
+    }).catch(function (err) { status.textContent = String(err); });
   });
   document.getElementById("quote-form").addEventListener("submit", function (e) {
     e.preventDefault();
