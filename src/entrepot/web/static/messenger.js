@@ -91,8 +91,8 @@
     if (frame.event === "message" || frame.event === "message.edited" || frame.event === "message.deleted") {
       render(p);
       if (p.conversation_id !== selected) {
-        var item = document.querySelector('#conversation-list li[data-id="' + p.conversation_id + '"]');
-        if (!item) { location.reload(); return; }
+        var item = document.querySelector('#conversation-list li[data-id="' + p.conversation_id + '"]') ||
+          addConversation({ id: p.conversation_id, title: p.sender });
         var badge = item.querySelector(".badge") || item.appendChild(document.createElement("span"));
         badge.className = "badge unread"; badge.textContent = String((parseInt(badge.textContent, 10) || 0) + 1);
       }
@@ -101,8 +101,18 @@
       reads.other = Math.max(reads.other || 0, p.up_to);
       refreshReceipts();
     } else if (frame.event === "conversation") {
-      if (!document.querySelector('#conversation-list li[data-id="' + p.id + '"]')) location.reload();
+      addConversation(p);
     }
+  }
+
+  function addConversation(c) {
+    var existing = document.querySelector('#conversation-list li[data-id="' + c.id + '"]');
+    if (existing) return existing;
+    var li = document.createElement("li"); li.dataset.id = c.id;
+    var a = document.createElement("a"); a.href = "/messages?conversation=" + c.id; a.textContent = c.title || L.labelNew;
+    li.append(a);
+    document.getElementById("conversation-list").prepend(li);
+    return li;
   }
 
   function flush() {
