@@ -150,3 +150,22 @@ def test_reviewers_and_strangers_get_no_socket(people: People, app: Any) -> None
     a = people.client("alice")
     with pytest.raises(WebSocketDisconnect), a.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
         ws.receive_json()
+
+
+def test_edit_and_delete_show_as_such(people: People) -> None:
+    a, b = people.client("alice"), people.client("bob")
+    conv = _conversation(a, people.ids["bob"])
+    h = {"x-csrf-token": csrf_of(a)}
+    msg = a.post(f"/api/v1/conversations/{conv}/messages", json={"client_id": "e1", "body": "Price 2,700"}, headers=h).json()
+    with b.websocket_connect("/ws?since=1") as wb:
+        _until(wb, "event", "message")
+        assert a.patch(f"/api/v1/messages/{msg['id']}", json={"body": "Price 2,710"}, headers=h).status_code == 200
+        edited = _until(wb, "event", "message.edited")["payload"]
+        assert edited["edited"] and edited["body"] == "Price 2,710"
+        assert b.patch(f"/api/v1/messages/{msg['id']}", json={"body": "mine now"},
+                       headers={"x-csrf-token": csrf_of(b)}).status_code == 403
+        assert a.delete(f"/api/v1/messages/{msg['id']}", headers=h).status_code == 200
+        deleted = _until(wb, "event", "message.deleted")["payload"]
+        assert deleted["deleted"] and deleted["body"] == ""
+    history = b.get(f"/api/v1/conversations/{conv}/messages").json()
+    assert history[0]["deleted"] and history[0]["body"] == ""

@@ -200,3 +200,24 @@ def attachment(ctx: Messaging, message_id: int, thumb: bool = False) -> Response
                         filename=str(info.get("name") or "attachment"),
                         content_disposition_type="inline" if inline else "attachment",
                         headers={"cache-control": "private, max-age=3600"})
+
+
+class EditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(max_length=8000)
+
+
+@api.patch("/messages/{message_id}")
+def edit(ctx: Messaging, message_id: int, body: EditIn) -> dict[str, Any]:
+    """Shown as edited to everyone; the original stays in the archive."""
+    assert ctx.principal is not None
+    with ctx.db.write() as s:
+        return messaging.message_payload(messaging.edit_message(s, ctx.principal, message_id, body.body))
+
+
+@api.delete("/messages/{message_id}")
+def delete(ctx: Messaging, message_id: int) -> dict[str, Any]:
+    """Shown as deleted to everyone; the original stays in the archive."""
+    assert ctx.principal is not None
+    with ctx.db.write() as s:
+        return messaging.message_payload(messaging.delete_message(s, ctx.principal, message_id))

@@ -65,6 +65,21 @@
     meta.textContent = (m.created_at ? m.created_at.slice(11, 16) : "") + (m.edited ? " · " + L.labelEdited : "") +
       (m.sender_id === me ? " · " + (state || (reads.other >= m.id ? L.labelRead : L.labelSent)) : "");
     li.append(who, body, meta);
+    if (m.sender_id === me && m.id && !m.deleted) {
+      var tools = document.createElement("span"); tools.className = "tools";
+      var edit = document.createElement("button"); edit.type = "button"; edit.className = "link"; edit.textContent = "✎";
+      edit.title = L.labelEdit;
+      edit.onclick = function () {
+        var text = prompt(L.labelEdit, m.body);
+        if (text !== null && text.trim()) api("PATCH", "/api/v1/messages/" + m.id, { body: text });
+      };
+      var del = document.createElement("button"); del.type = "button"; del.className = "link"; del.textContent = "✕";
+      del.title = L.labelDelete;
+      del.onclick = function () { if (confirm(L.labelDelete + "?")) api("DELETE", "/api/v1/messages/" + m.id); };
+      if (m.kind === "text") tools.append(edit);
+      tools.append(del);
+      li.append(tools);
+    }
     list.scrollTop = list.scrollHeight;
   }
 
@@ -103,6 +118,11 @@
     } else if (frame.event === "conversation") {
       addConversation(p);
     }
+  }
+
+  function api(method, url, body) {
+    return fetch(url, { method: method, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json" } });
   }
 
   function addConversation(c) {

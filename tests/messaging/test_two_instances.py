@@ -1,0 +1,90 @@
+"""Two `entrepot serve` processes on one PostgreSQL and one Redis: a message sent through one instance
+reaches a client connected to the other, at once (not at the next heartbeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+import websockets
+
+from entrepot.accounts import tokens
+from entrepot.actions import accounts, messaging
+from entrepot.core.config import Settings
+from entrepot.db import Database
+from entrepot.db.tables import WebSession
+from tests.browser.conftest import _free_port
+from tests.conftest import BACKEND, Users
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="scale-out runs on PostgreSQL")
+REDIS = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+def instances(settings: Settings, db: Database) -> Iterator[list[int]]:
+    try:
+        redis.Redis.from_url(REDIS).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("Redis does not answer on 127.0.0.1:6379")
+    procs, ports = [], []
+    env = {**os.environ, "ENTREPOT_DATABASE_URL": settings.db_url, "ENTREPOT_DATA_DIR": str(settings.data_dir),
+           "ENTREPOT_REDIS_URL": REDIS}
+    for _ in range(2):
+        port = _free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "entrepot", "serve", "--port", str(port)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        ports.append(port)
+    try:
+        for port in ports:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+        yield ports
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(15)
+
+
+def _session(db: Database, user_id: int) -> str:
+    token = tokens.new_token()
+    with db.write() as s:
+        s.add(WebSession(id=tokens.digest(token), user_id=user_id, csrf_token=tokens.new_token(), mfa_passed=True))
+    return token
+
+
+def test_message_crosses_instances(instances: list[int], db: Database, users: Users) -> None:
+    alice, bob = users.make("alice", enterprise="hanbit"), users.make("bob", enterprise="hanbit")
+    with db.write() as s:
+        conv = messaging.start_conversation(s, accounts.principal_of(alice), [bob.id]).id
+    ta, tb = _session(db, alice.id), _session(db, bob.id)
+
+    async def run() -> tuple[dict, float]:
+        a_url, b_url = (f"ws://127.0.0.1:{p}/ws?since=1" for p in instances)
+        async with websockets.connect(a_url, additional_headers={"Cookie": f"entrepot_session={ta}"}) as wa, \
+                websockets.connect(b_url, additional_headers={"Cookie": f"entrepot_session={tb}"}) as wb:
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await wa.send(json.dumps({"type": "send", "client_id": "x1", "conversation_id": conv, "body": "hello"}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(wb.recv(), 10))
+                if frame["type"] == "event" and frame["event"] == "message":
+                    return frame, time.monotonic() - started
+
+    frame, seconds = asyncio.run(run())
+    assert frame["payload"]["body"] == "hello"
+    assert seconds < 2.0  # woken through Redis, not by the 25-second heartbeat
