@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
-from entrepot.actions import validate
+from entrepot.actions import archive, validate
+from entrepot.actions.accounts import principal_of
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
@@ -98,6 +99,9 @@ def start_conversation(session: Session, actor: Principal, user_ids: list[int], 
     session.flush()
     session.add_all(Member(conversation_id=conv.id, user_id=uid) for uid in [actor.user_id, *others])
     session.flush()
+    archive.record(session, conv.id, "conversation.create", actor,
+                   {"kind": conv.kind, "title": conv.title, "members": [actor.user_id, *others],
+                    "enterprise_id": conv.enterprise_id})
     emit(session, [actor.user_id, *others], "conversation", {"id": conv.id, "kind": conv.kind, "title": conv.title})
     return conv
 
@@ -132,6 +136,9 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
 
 
 def announce(session: Session, msg: Message, sender: User | None) -> None:
+    """Archive the new message and tell the members, in the sender's transaction."""
+    archive.record(session, msg.conversation_id, f"message.{msg.kind}", principal_of(sender) if sender else None,
+                   archive.message_details(msg), msg.id)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message", message_payload(msg, sender))
 
 
@@ -176,7 +183,10 @@ def _own_message(session: Session, actor: Principal, message_id: int) -> Message
 
 def edit_message(session: Session, actor: Principal, message_id: int, body: str) -> Message:
     msg = _own_message(session, actor, message_id)
+    before = msg.body
     msg.body, msg.edited_at = validate.clean_text(body, "body", max_len=MAX_BODY), _now()
+    archive.record(session, msg.conversation_id, "message.edit", actor,
+                   {"message_id": msg.id, "before": before, "after": msg.body}, msg.id)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.edited",
          message_payload(msg))
     return msg
@@ -185,6 +195,8 @@ def edit_message(session: Session, actor: Principal, message_id: int, body: str)
 def delete_message(session: Session, actor: Principal, message_id: int) -> Message:
     msg = _own_message(session, actor, message_id)
     msg.deleted_at = _now()
+    archive.record(session, msg.conversation_id, "message.delete", actor, {"message_id": msg.id, "body": msg.body},
+                   msg.id)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.deleted",
          message_payload(msg))
     return msg

@@ -20,10 +20,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot.core.types import Principal
-from entrepot.db.tables import AuditRecord, ChainHead
+from entrepot.db.tables import ArchiveRecord, AuditRecord, ChainedRecord, ChainHead
 
 GENESIS = "0" * 64
 MAIN_CHAIN = "main"
+ARCHIVE_PREFIX = "conversation:"
 
 
 def record_hash(fields: dict[str, Any]) -> str:
@@ -31,7 +32,7 @@ def record_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _hashed_fields(rec: AuditRecord) -> dict[str, Any]:
+def _hashed_fields(rec: ChainedRecord) -> dict[str, Any]:
     return {
         "chain": rec.chain,
         "seq": rec.seq,
@@ -67,10 +68,11 @@ def append(
     ip: str | None = None,
     details: dict[str, Any] | None = None,
     chain: str = MAIN_CHAIN,
-) -> AuditRecord:
+    model: type[ChainedRecord] = AuditRecord,
+) -> ChainedRecord:
     """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the change."""
     head = _lock_head(session, chain)
-    rec = AuditRecord(
+    rec = model(
         chain=chain,
         seq=head.seq + 1,
         at=datetime.now(UTC),
@@ -100,11 +102,16 @@ class ChainReport:
     reason: str | None = None
 
 
+def model_for(chain: str) -> type[ChainedRecord]:
+    return ArchiveRecord if chain.startswith(ARCHIVE_PREFIX) else AuditRecord
+
+
 def verify_chain(session: Session, chain: str = MAIN_CHAIN) -> ChainReport:
     """Walk one chain in order and report the first record that does not fit."""
     expected_prev, expected_seq, checked = GENESIS, 1, 0
-    rows: Iterable[AuditRecord] = session.execute(
-        select(AuditRecord).where(AuditRecord.chain == chain).order_by(AuditRecord.seq).execution_options(yield_per=2000)
+    model = model_for(chain)
+    rows: Iterable[ChainedRecord] = session.execute(
+        select(model).where(model.chain == chain).order_by(model.seq).execution_options(yield_per=2000)
     ).scalars()
     for rec in rows:
         problem = None
@@ -124,6 +131,8 @@ def verify_chain(session: Session, chain: str = MAIN_CHAIN) -> ChainReport:
 
 
 def verify_all(session: Session) -> list[ChainReport]:
+    """The audit trail and every conversation's archive chain."""
     chains = set(session.execute(select(ChainHead.chain)).scalars())
     chains |= set(session.execute(select(AuditRecord.chain).distinct()).scalars())
+    chains |= set(session.execute(select(ArchiveRecord.chain).distinct()).scalars())
     return [verify_chain(session, c) for c in sorted(chains)]

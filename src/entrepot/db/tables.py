@@ -171,11 +171,8 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
-class AuditRecord(Base):
-    """Append-only; each record holds the hash of the previous one in its chain."""
-
-    __tablename__ = "audit_records"
-    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_records_chain_seq"),)
+class ChainedRecord:
+    """Columns of an append-only record that holds the hash of the previous one in its chain."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chain: Mapped[str] = mapped_column(String(64))
@@ -190,6 +187,21 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRecord(ChainedRecord, Base):
+    """The audit trail: sign-ins, approvals, administration, classified reads."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_records_chain_seq"),)
+
+
+class ArchiveRecord(ChainedRecord, Base):
+    """The compliance archive: every message, edit, deletion, attachment and membership change, one
+    chain per conversation. Nothing in the product changes or removes these but the retention job."""
+
+    __tablename__ = "archive_records"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_archive_records_chain_seq"),)
 
 
 class ChainHead(Base):
