@@ -13,10 +13,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
-from entrepot.actions import archive, validate
+from entrepot.actions import archive, compliance, validate
 from entrepot.actions.accounts import principal_of
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
+from entrepot.ingest.language import detect_language as dominant_language
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
 
@@ -136,7 +137,8 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
 
 
 def announce(session: Session, msg: Message, sender: User | None) -> None:
-    """Archive the new message and tell the members, in the sender's transaction."""
+    """Screen, archive and deliver the new message, all in the sender's transaction."""
+    compliance.screen(session, msg, dominant_language(msg.body) if msg.body else None)
     archive.record(session, msg.conversation_id, f"message.{msg.kind}", principal_of(sender) if sender else None,
                    archive.message_details(msg), msg.id)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message", message_payload(msg, sender))

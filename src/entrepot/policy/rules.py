@@ -25,6 +25,7 @@ class Action(enum.StrEnum):
     LIBRARY = "library.read"  # browse and read, within clearance (per document: documents.py)
     LIBRARY_MANAGE = "library.manage"  # upload, describe, publish, the ingest board
     MESSAGING = "messaging"  # the messenger; per conversation: messaging.py
+    REVIEW = "compliance.review"  # the review queue, lexicon rules and the whole archive
 
 
 _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
@@ -33,6 +34,7 @@ _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.APPROVALS: frozenset({Role.TRADE_APPROVER, Role.SECURITY_APPROVER}),
     Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.AUDITOR}),
     Action.LIBRARY_MANAGE: frozenset({Role.LIBRARIAN, Role.CUSTODIAN}),
+    Action.REVIEW: frozenset({Role.REVIEWER}),
 }
 
 

@@ -28,6 +28,7 @@ from entrepot.web.routes import (
     library_pages,
     messenger,
     prices,
+    review,
     search_pages,
 )
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.templates = make_environment()
     for router in (auth_pages.router, account_pages.router, admin_pages.router, library_pages.router,
                    library_manage.router, search_pages.router, alerts_feeds.router, messenger.router, messenger.api,
-                   prices.router, prices.api, api.router, library_api.router, search_pages.api,
+                   prices.router, prices.api, review.router, api.router, library_api.router, search_pages.api,
                    api.docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -22,6 +22,7 @@ AuditView = Annotated[Ctx, Depends(Guard(Action.AUDIT_VIEW))]
 Library = Annotated[Ctx, Depends(Guard(Action.LIBRARY))]
 LibraryManage = Annotated[Ctx, Depends(Guard(Action.LIBRARY_MANAGE))]
 Messaging = Annotated[Ctx, Depends(Guard(Action.MESSAGING))]
+Review = Annotated[Ctx, Depends(Guard(Action.REVIEW))]
 
 
 def safe_next(url: str | None) -> str:

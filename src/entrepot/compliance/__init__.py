@@ -1,0 +1,1 @@
+"""Compliance: lexicon matching (same analysers as search), flags, the review queue."""

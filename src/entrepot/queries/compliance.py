@@ -1,0 +1,75 @@
+"""Reads for reviewers: the flag queue and the archive as it stood at any moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entrepot.audit.chain import ARCHIVE_PREFIX
+from entrepot.db.compliance import Flag, FlagNote, LexiconRule
+from entrepot.db.tables import ArchiveRecord, Enterprise, User
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    state: str | None = "open"
+    severity: str | None = None
+    rule_key: str | None = None
+    enterprise_id: int | None = None
+    sender: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def flags(session: Session, f: FlagFilter, limit: int = 300) -> list[tuple[Flag, LexiconRule, User, Enterprise]]:
+    query = (select(Flag, LexiconRule, User, Enterprise).join(LexiconRule, LexiconRule.id == Flag.rule_id)
+             .join(User, User.id == Flag.sender_id).join(Enterprise, Enterprise.id == Flag.enterprise_id))
+    if f.state:
+        query = query.where(Flag.state == f.state)
+    if f.severity:
+        query = query.where(Flag.severity == f.severity)
+    if f.rule_key:
+        query = query.where(LexiconRule.key == f.rule_key)
+    if f.enterprise_id:
+        query = query.where(Flag.enterprise_id == f.enterprise_id)
+    if f.sender:
+        query = query.where(User.username == f.sender.lower())
+    if f.since:
+        query = query.where(Flag.created_at >= f.since)
+    if f.until:
+        query = query.where(Flag.created_at < f.until)
+    return [tuple(r) for r in session.execute(query.order_by(Flag.id.desc()).limit(limit)).unique().all()]  # type: ignore[misc]
+
+
+def notes(session: Session, flag_id: int) -> list[tuple[FlagNote, str]]:
+    return [(n, name) for n, name in session.execute(
+        select(FlagNote, User.username).join(User, User.id == FlagNote.author_id)
+        .where(FlagNote.flag_id == flag_id).order_by(FlagNote.id)).all()]
+
+
+def rules(session: Session) -> list[LexiconRule]:
+    return list(session.execute(select(LexiconRule).order_by(LexiconRule.active.desc(), LexiconRule.name,
+                                                             LexiconRule.version.desc())).scalars())
+
+
+def conversation_at(session: Session, conversation_id: int, at: datetime | None) -> list[dict[str, Any]]:
+    """The conversation rebuilt from its archive up to `at`: every message with its edits and deletion."""
+    query = select(ArchiveRecord).where(ArchiveRecord.chain == f"{ARCHIVE_PREFIX}{conversation_id}")
+    if at is not None:
+        query = query.where(ArchiveRecord.at <= at)
+    messages: dict[int, dict[str, Any]] = {}
+    for rec in session.execute(query.order_by(ArchiveRecord.seq)).scalars():
+        d = rec.details or {}
+        mid = d.get("message_id")
+        if rec.action.startswith("message.") and rec.action not in ("message.edit", "message.delete") and mid:
+            messages[mid] = {**d, "sender": rec.actor_name, "at": rec.at, "history": [], "deleted_at": None}
+        elif rec.action == "message.edit" and mid in messages:
+            messages[mid]["history"].append({"at": rec.at, "before": d.get("before"), "after": d.get("after")})
+            messages[mid]["body"] = d.get("after")
+        elif rec.action == "message.delete" and mid in messages:
+            messages[mid]["deleted_at"] = rec.at
+    return list(messages.values())
