@@ -94,3 +94,35 @@ def test_review_workflow_is_audited_and_archive_keeps_originals(people: People) 
     assert a.get("/review").status_code == 403 and a.get(f"/review/conversations/{conv}").status_code == 403
     with pytest.raises(WebSocketDisconnect), rev.websocket_connect("/ws") as ws:  # reviewers read, never take part
         ws.receive_json()
+
+
+def test_export_is_valid_eml_with_attachments_and_a_manifest(people: People) -> None:
+    import email
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    rev = people.client("rev", "centre", Role.REVIEWER)
+    a, _b = people.client("alice"), people.client("bob")
+    conv = _conversation(a, people.ids["bob"])
+    _send(a, conv, "x1", "Offer: zinc 2,710 USD")
+    a.post(f"/api/v1/conversations/{conv}/attachments", files={"file": ("terms.txt", b"Payment by L/C.")},
+           data={"client_id": "x2"}, headers={"x-csrf-token": csrf_of(a)})
+    r = rev.get("/review/export", params={"scope": "conversation", "id": conv})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    manifest = json.loads(z.read("manifest.json"))
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256(z.read(name)).hexdigest() == digest
+    emls = sorted(n for n in z.namelist() if n.endswith(".eml"))
+    assert len(emls) == 2
+    first = email.message_from_bytes(z.read(emls[0]))
+    assert first["From"].startswith("alice") and "Offer: zinc 2,710 USD" in first.get_payload()
+    second = email.message_from_bytes(z.read(emls[1]))
+    parts = [p for p in second.walk() if p.get_filename() == "terms.txt"]
+    assert parts and parts[0].get_payload(decode=True) == b"Payment by L/C."
+    assert manifest["records"] == 3  # conversation, text, file
+    assert a.get("/review/export", params={"scope": "conversation", "id": conv}).status_code == 403
+    with people.db.read() as s:
+        assert s.execute(select(AuditRecord).where(AuditRecord.action == "archive.export")).first() is not None

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse
+
+from entrepot import audit
 from entrepot.actions import compliance
+from entrepot.blobs import BlobStore
+from entrepot.compliance import export as export_mod
 from entrepot.core.errors import EntrepotError, InvalidInput, NotFound
 from entrepot.db.compliance import Flag
 from entrepot.db.messaging import Message
@@ -127,3 +133,19 @@ def archive_view(ctx: Review, conversation_id: int, at: Opt = None) -> Response:
     with ctx.db.read() as s:
         messages = q.conversation_at(s, conversation_id, _when(at, "at"))
     return page(ctx, "archive.html", messages=messages, conversation_id=conversation_id, at=at or "")
+
+
+@router.get("/review/export")
+def export(ctx: Review, scope: Annotated[str, Query(max_length=16)], id: int, since: Opt = None,
+           until: Opt = None) -> Response:
+    """A ZIP of records.jsonl, one EML per chat message with attachments, and manifest.json; audited."""
+    assert ctx.principal is not None
+    if scope not in ("conversation", "user", "enterprise"):
+        raise InvalidInput("Export a conversation, a user or an enterprise.", field="scope")
+    window = export_mod.Scope(scope, id, _when(since, "since"), _when(until, "until"))
+    with ctx.db.write() as s:
+        path, count = export_mod.write_export(s, window, BlobStore(ctx.settings.blob_dir))
+        audit.append(s, "archive.export", actor=ctx.principal, target_type=scope, target_id=id, ip=ctx.ip,
+                     details={"since": since, "until": until, "records": count})
+    return FileResponse(path, media_type="application/zip", filename=f"entrepot-{scope}-{id}.zip",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
