@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.messaging import Message
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.browser.conftest import _free_port
 from tests.conftest import PASSWORD, Users, next_code
 
 
@@ -65,27 +64,13 @@ def _send_text(page: Any, text: str) -> None:
     page.click("#compose button[type=submit]")
 
 
-@pytest.fixture
-def chromium_with_microphone() -> Any:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-                                                               "--use-fake-ui-for-media-stream"])
-        yield b
-        b.close()
-
-
-def test_two_traders_chat_through_a_restart(chromium_with_microphone: Any, settings: Settings, db: Database,
-                                            users: Users, tmp_path: Path) -> None:
+def test_two_traders_chat_through_a_restart(browser: Any, settings: Settings, db: Database, users: Users,
+                                            tmp_path: Path) -> None:
     alice = users.make("alice", enterprise="hanbit")
     bob = users.make("bob", enterprise="hanbit")
     carol = users.make("carol", enterprise="daedong")
     server = Server(settings)
     server.start()
-    browser = chromium_with_microphone
     try:
         ca, cb = browser.new_context(), browser.new_context()
         pa, pb = ca.new_page(), cb.new_page()

@@ -28,7 +28,8 @@ from entrepot.realtime.bus import LocalBus
 HEARTBEAT_S = 25.0
 IDLE_LIMIT_S = 70.0
 MAX_FRAME = 64 * 1024
-BURST, RATE = 20, 10.0  # frames: a short burst, then this many a second
+BURST, RATE = 20, 10.0  # writes: a short burst, then this many a second
+WRITES = frozenset({"send", "quote", "read"})
 
 
 class State(enum.Enum):
@@ -66,14 +67,19 @@ class Connection:
         await self.ws.send_text(json.dumps(frame, ensure_ascii=False, default=str))
 
     async def _writer(self, wake: asyncio.Event) -> None:
+        woken = True  # deliver the replay first
         while self.state is State.OPEN:
-            wake.clear()
-            if not await self._deliver():
-                await self.ws.close(code=4401)
-                return
+            if woken:
+                wake.clear()
+                if not await self._deliver():
+                    await self.ws.close(code=4401)
+                    return
             try:
                 await asyncio.wait_for(wake.wait(), timeout=HEARTBEAT_S)
+                woken = True
             except TimeoutError:
+                # A quiet link costs no database work: only a wake-up (something to deliver) does.
+                woken = False
                 if time.monotonic() - self.last_heard > IDLE_LIMIT_S:
                     await self.ws.close(code=4408)  # the other end is gone
                     return
@@ -116,15 +122,17 @@ class Connection:
             if len(raw) > MAX_FRAME:
                 await self._send({"type": "error", "message": self.translate("Message too large.")})
                 continue
-            if not self._allowed_now():
-                await self._send({"type": "error", "message": self.translate("Too many messages; slow down.")})
-                continue
             try:
                 frame = json.loads(raw)
                 if not isinstance(frame, dict):
                     raise ValueError("not an object")
             except ValueError:
                 await self._send({"type": "error", "message": self.translate("Malformed frame.")})
+                continue
+            # Only what writes counts against the budget; acks, pings and pongs are free.
+            if frame.get("type") in WRITES and not self._allowed_now():
+                await self._send({"type": "error", "client_id": frame.get("client_id"),
+                                  "message": self.translate("Too many messages; slow down.")})
                 continue
             await self._handle(frame)
 
