@@ -109,3 +109,11 @@ def test_live_results_fragment_and_snippets_are_escaped(lib: Library) -> None:
     assert "<html" not in frag and f'id="hit-{doc}"' in frag
     assert "<script>alert(1)</script>" not in frag and "&lt;script&gt;" in frag
     assert re.search(r"<mark>zinc</mark>", frag)
+
+
+def test_one_hangul_syllable_searches_word_beginnings(lib: Library) -> None:
+    car = lib.upload("car.txt", "승용차 수출 계약과 차량 부품 목록".encode())["document_id"]
+    lib.upload("tea.txt", "녹차 가격 동향".encode())
+    lib.process()
+    hits = [h["document_id"] for h in _hits(lib.client("searcher"), "차")["hits"]]
+    assert hits == [car]  # 차량 starts with 차; 녹차 does not

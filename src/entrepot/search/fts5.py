@@ -16,7 +16,8 @@ page_fts = table(TABLE, column("rowid"), column("terms"), column("grams"), colum
 
 def match_expression(q: Query) -> str | None:
     """Every token quoted, so nothing a user types can become an FTS5 operator."""
-    terms = "terms : (" + " OR ".join(quote_token(t) for t in q.terms) + ")" if q.terms else ""
+    star = "*" if q.prefix else ""  # a lone Hangul syllable (차) searches word beginnings (차량)
+    terms = "terms : (" + " OR ".join(quote_token(t) + star for t in q.terms) + ")" if q.terms else ""
     grams = "grams : (" + " OR ".join(quote_token(g) for g in q.grams) + ")" if q.grams else ""
     if terms and grams and not q.needs_words:
         expr = f"{terms} OR {grams}"

@@ -26,8 +26,9 @@ def tsvector_literal(tokens: Sequence[str]) -> str:
     return " ".join(f"{_lexeme(t)}:{','.join(map(str, sorted(set(p))[:256]))}" for t, p in positions.items())
 
 
-def tsquery_literal(tokens: Sequence[str], op: str = "|") -> str:
-    return f" {op} ".join(_lexeme(t) for t in tokens)
+def tsquery_literal(tokens: Sequence[str], op: str = "|", prefix: bool = False) -> str:
+    star = ":*" if prefix else ""
+    return f" {op} ".join(_lexeme(t) + star for t in tokens)
 
 
 class PostgresIndex:
@@ -70,7 +71,7 @@ class PostgresIndex:
             where += f" AND ps.terms @@ CAST(:ph{i} AS tsquery)"
         for i, _ in enumerate(query.excluded):
             where += f" AND NOT (ps.terms @@ CAST(:ex{i} AS tsquery) OR ps.grams @@ CAST(:ex{i} AS tsquery))"
-        params: dict[str, object] = {"tq": tsquery_literal(terms), "gq": tsquery_literal(grams)}
+        params: dict[str, object] = {"tq": tsquery_literal(terms, prefix=query.prefix), "gq": tsquery_literal(grams)}
         for i, phrase in enumerate(query.phrases):
             params[f"ph{i}"] = tsquery_literal(phrase, "<->")
         for i, term in enumerate(query.excluded):
@@ -101,7 +102,7 @@ class PostgresIndex:
         stats AS (SELECT GREATEST(rows, 1)::float AS n_rows, GREATEST(tokens, 1)::float / GREATEST(rows, 1) AS avgdl
                   FROM search_stats WHERE id = 1),
         df AS (SELECT qt.col, qt.term, (SELECT count(*) FROM page_search d WHERE
-                   (qt.col = 'terms' AND d.terms @@ CAST(quote_literal(qt.term) AS tsquery)) OR
+                   (qt.col = 'terms' AND d.terms @@ CAST(quote_literal(qt.term) || :star AS tsquery)) OR
                    (qt.col = 'grams' AND d.grams @@ CAST(quote_literal(qt.term) AS tsquery)))::float AS n
                FROM qt WHERE qt.term IS NOT NULL),
         matched AS (SELECT ps.page_id, ps.dl, ps.terms, ps.grams FROM page_search ps WHERE {where}),
@@ -110,19 +111,25 @@ class PostgresIndex:
                  FROM matched m, unnest(m.terms) u
                  UNION ALL
                  SELECT m.page_id, 'grams', u.lexeme, array_length(u.positions, 1), {WEIGHTS['grams']}
-                 FROM matched m, unnest(m.grams) u)
+                 FROM matched m, unnest(m.grams) u),
+        per_term AS (SELECT h.page_id, df.col, df.term, df.n, max(h.w) AS w, sum(h.f) AS f
+                     FROM hits h JOIN df ON df.col = h.col AND (df.term = h.term OR
+                          (CAST(:prefix AS boolean) AND df.col = 'terms' AND starts_with(h.term, df.term)))
+                     GROUP BY h.page_id, df.col, df.term, df.n)
         SELECT m.page_id, COALESCE((
-            SELECT sum(GREATEST(LN((s.n_rows - df.n + 0.5) / (df.n + 0.5)), 1e-6)
-                       * (h.w * h.f * {K1 + 1}) / (h.w * h.f + {K1} * (1 - {B} + {B} * m.dl / s.avgdl))
-                       * CASE h.col WHEN 'terms' THEN CAST(:rep AS float) ELSE 1.0 END)
-            FROM hits h JOIN df ON df.col = h.col AND df.term = h.term, stats s
-            WHERE h.page_id = m.page_id), 0) AS score
+            SELECT sum(GREATEST(LN((s.n_rows - t.n + 0.5) / (t.n + 0.5)), 1e-6)
+                       * (t.w * t.f * {K1 + 1}) / (t.w * t.f + {K1} * (1 - {B} + {B} * m.dl / s.avgdl))
+                       * CASE t.col WHEN 'terms' THEN CAST(:rep AS float) ELSE 1.0 END)
+            FROM per_term t, stats s
+            WHERE t.page_id = m.page_id), 0) AS score
         FROM matched m
         """  # noqa: S608 - only placeholders and numeric constants are interpolated
         for i, (col, term) in enumerate(wanted):
             params[f"qc{i}"], params[f"qt{i}"] = col, term
         # FTS5's "T AND (G OR T)" lists each word twice and bm25 counts both (see fts5.py): match it.
         params["rep"] = 2.0 if terms and grams and query.needs_words else 1.0
+        params["prefix"] = query.prefix
+        params["star"] = ":*" if query.prefix else ""
         sub = self._bind(sql, params).columns(page_id=Integer, score=Float).subquery("scored")  # type: ignore[attr-defined]
         return select(sub.c.page_id, sub.c.score)
 

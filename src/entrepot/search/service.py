@@ -16,6 +16,7 @@ from entrepot import policy
 from entrepot.core.types import Principal
 from entrepot.db.library import Document, DocumentCountry, DocumentHsCode, DocumentTag, Page
 from entrepot.search.analyzers import IndexedText, get_analyzer
+from entrepot.search.analyzers.korean import compound_parts
 from entrepot.search.backend import Query, page_index
 from entrepot.search.parse import parse_query
 from entrepot.search.snippets import snippet
@@ -66,7 +67,8 @@ def analyse(text: str) -> tuple[Query, list[str]]:
     parsed = parse_query(text)
     analyzer = get_analyzer("multilingual")
     base = analyzer.analyze_query(" ".join([parsed.free, *parsed.phrases]))
-    analysed = IndexedText(terms=fts_tokens(base.terms), grams=fts_tokens(base.grams), lang=base.lang)
+    analysed = IndexedText(terms=fts_tokens(base.terms), grams=fts_tokens(base.grams), lang=base.lang,
+                           prefix=base.prefix)
     phrases = tuple(tuple(fts_tokens(analyzer.analyze_query(p).terms)) for p in parsed.phrases)
     excluded = tuple(t for word in parsed.excluded for t in fts_tokens(analyzer.analyze_query(word).terms))
     query = Query(analysed, tuple(p for p in phrases if p), excluded)
@@ -166,9 +168,18 @@ def search(session: Session, principal: Principal, req: SearchRequest) -> Search
     return result
 
 
+def _with_compound_parts(terms: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in terms:
+        out.append(t)
+        out.extend(compound_parts(t))
+    return out
+
+
 def index_rows(pages: list[tuple[int, str]]) -> list[tuple[int, IndexedText]]:
-    """Analyse page texts for the index, with tokens split exactly as FTS5 splits them."""
+    """Analyse page texts for the index, with tokens split exactly as FTS5 splits them; long Korean
+    nouns written without spaces also bring their parts."""
     analyzer = get_analyzer("multilingual")
     analysed = analyzer.index_batch([t for _, t in pages])
-    return [(pid, IndexedText(terms=fts_tokens(a.terms), grams=fts_tokens(a.grams), lang=a.lang))
+    return [(pid, IndexedText(terms=fts_tokens(_with_compound_parts(a.terms)), grams=fts_tokens(a.grams), lang=a.lang))
             for (pid, _), a in zip(pages, analysed, strict=True)]

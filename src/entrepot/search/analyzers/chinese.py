@@ -27,9 +27,10 @@ __all__ = ["ChineseAnalyzer", "fold_traditional", "JIEBA", "CHINESE_QUERY_STOPWO
 
 # Function words and question words that only add noise to an OR query (kept in the index).
 CHINESE_QUERY_STOPWORDS = frozenset(
-    """的 了 是 在 由 哪 哪个 哪些 哪里 哪儿 哪一 哪一个 什么 什么样 谁 何 何时 何地 多少 几 几个 为 为何 与 和 及
-    之 其 于 被 将 对 从 等 也 都 而 或 这 那 个 一 有 以 就 吗 呢 啊 吧 怎么 怎样 如何 为什么 所 把
-    给 向 跟 上 中 下 后 前 时 他 她 它 他们 我 你 是否 来 去 到 说 又 并 则 即 该 此 各 位 名 称""".split()
+    """的 了 是 在 由 哪 哪个 哪些 哪里 哪儿 哪一 哪一个 什么 什么样 谁 何 何时 何地 多少 几
+    几个 为 为何 与 和 及 之 其 于 被 将 对 从 等 也 都 而 或 这 那 个 一 有 以 就 吗 呢 啊
+    吧 怎么 怎样 如何 为什么 所 把 给 向 跟 上 中 下 后 前 时 他 她 它 他们 我 你 是否 来 去
+    到 说 又 并 则 即 该 此 各 位 名 称""".split()
 )
 
 
@@ -96,8 +97,12 @@ class _Segmenter:
             import rjieba  # jieba-rs: same algorithm and dictionary, ~20x faster
 
             rjieba.cut("")  # builds the dictionary once
-            self.words: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="default", hmm=self.hmm)
-            self.spans: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="search", hmm=self.hmm)
+            self.words: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(
+                t, mode="default", hmm=self.hmm
+            )
+            self.spans: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(
+                t, mode="search", hmm=self.hmm
+            )
             self.plain: Callable[[str], list[Span]] = lambda t: rjieba.tokenize(t, mode="default", hmm=False)
             return
         except ImportError:
@@ -155,7 +160,10 @@ class ChineseAnalyzer:
     name = "zh"
 
     def __init__(
-        self, query_stopwords: frozenset[str] = CHINESE_QUERY_STOPWORDS, subwords: bool = False, plain_too: bool = True
+        self,
+        query_stopwords: frozenset[str] = CHINESE_QUERY_STOPWORDS,
+        subwords: bool = False,
+        plain_too: bool = True,
     ) -> None:
         self.query_stopwords = query_stopwords
         self.subwords = subwords

@@ -8,7 +8,9 @@ and suffixes would only add noise to BM25.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from .base import Lazy, dedupe
 from .normalize import normalize, tokens_from
@@ -64,3 +66,20 @@ class KoreanAnalyzer:
         if not texts:
             return []
         return [_content(toks) for toks in KIWI.get().tokenize(list(texts))]
+
+
+_HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]{4,12}$")
+
+
+@lru_cache(maxsize=50_000)
+def compound_parts(word: str) -> tuple[str, ...]:
+    """The parts of a long Korean noun written without spaces (한국무역협회 -> 한국 무역 협회), from
+    Kiwi's next-best analyses. Indexed beside the word, so a query spaced either way finds it."""
+    if not _HANGUL_WORD.match(word):
+        return ()
+    for tokens, _score in KIWI.get().analyze(word, top_n=3)[1:]:
+        forms = [t.form for t in tokens]
+        if len(forms) > 1 and "".join(forms) == word and all(
+                len(f) >= 2 and t.tag.startswith("NN") for f, t in zip(forms, tokens, strict=True)):
+            return tuple(forms)
+    return ()

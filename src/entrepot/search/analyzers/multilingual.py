@@ -34,17 +34,19 @@ __all__ = ["IndexedText", "MultilingualAnalyzer", "AnalyzerConfig"]
 
 _GRAM_CLASS = {"hangul": HANGUL_CLASS, "kana": KANA_CLASS, "han": HAN_CLASS}
 _KANA = re.compile(f"[{KANA_CLASS}]")
+_HANGUL_CHAR = re.compile(f"[{HANGUL_CLASS}]")
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyzerConfig:
     grams: str = "unigram"  # "none" | "unigram" | "bigram" | "unigram+bigram"
-    # Scripts whose characters are indexed as grams. Han unigrams in queries gained zh-Hans
-    # 0.975 -> 0.986; Hangul unigrams in queries cost Korean MRR (0.971 -> 0.964), so Hangul
-    # grams are indexed only for single-syllable queries (see query_gram_scripts).
-    gram_scripts: frozenset[str] = frozenset({"han", "hangul"})
-    # Scripts whose grams a multi-character query uses; any single-character CJK query term
-    # (都, 차) is always looked up in the gram column, whatever its script.
+    # Scripts whose characters are indexed as grams. Han unigrams gained zh-Hans 0.975 -> 0.986;
+    # Hangul unigrams cost Korean MRR (0.971 -> 0.964 queried, 0.957 -> 0.950 only indexed).
+    gram_scripts: frozenset[str] = frozenset({"han"})
+    # Scripts whose grams a multi-character query uses; a one-character Han query (都) is always
+    # looked up in the gram column. A one-syllable Hangul query (차) becomes a prefix query on
+    # terms instead: indexing Hangul grams, even unqueried, cost ko MRR 0.957 -> 0.950 (FTS5
+    # counts a term's document frequency over all columns).
     query_gram_scripts: frozenset[str] = frozenset({"han"})
     query_grams: str = "terms"  # "always" | "terms" (grams of kept terms) | "fallback" | "never"
     japanese_subwords: bool = True
@@ -60,6 +62,7 @@ class IndexedText:
     terms: list[str] = field(default_factory=list)
     grams: list[str] = field(default_factory=list)
     lang: str = "und"  # dominant language by script counts: ko, zh, ja, en or und
+    prefix: bool = False  # query only: match terms by prefix (a lone Hangul syllable: 차 -> 차량)
 
     def joined(self) -> tuple[str, str]:
         """Column values for the FTS5 row: tokens joined by single spaces."""
@@ -92,7 +95,10 @@ class MultilingualAnalyzer:
         self.latin = LatinAnalyzer()
         chars = "".join(_GRAM_CLASS[s] for s in sorted(self.config.gram_scripts))
         self._gram_run = re.compile(f"[{chars}]+") if chars else None
-        qchars = "".join(_GRAM_CLASS[s] for s in sorted(self.config.query_gram_scripts & self.config.gram_scripts))
+        self._gram_run_has_hangul = "hangul" in self.config.gram_scripts
+        qchars = "".join(
+            _GRAM_CLASS[s] for s in sorted(self.config.query_gram_scripts & self.config.gram_scripts)
+        )
         self._query_gram_char = re.compile(f"[{qchars}]") if qchars else None
 
     # -- Analyzer protocol ---------------------------------------------------------------
@@ -160,7 +166,10 @@ class MultilingualAnalyzer:
             # No kana: every Han run is Chinese, so fold the whole text in one pass (t2s only
             # rewrites Han characters, so run boundaries do not move).
             return list(segments(fold_traditional(norm)))
-        return [Segment(s.lang, fold_traditional(s.text), s.start) if s.lang == "zh" else s for s in segments(norm)]
+        return [
+            Segment(s.lang, fold_traditional(s.text), s.start) if s.lang == "zh" else s
+            for s in segments(norm)
+        ]
 
     # -- queries -------------------------------------------------------------------------
     def analyze_query(self, text: str) -> IndexedText:
@@ -193,6 +202,9 @@ class MultilingualAnalyzer:
                 latin = [t for t in latin if not self.latin.is_stopword_token(t)]
             terms.extend(latin)
         terms = dedupe(terms)[: self.config.max_query_terms]
+        if not terms and len(norm) == 1 and CJK_CHAR.match(norm):
+            # A one-character query the analyser drops (수 is a bound noun to Kiwi) still counts.
+            terms = [fold_traditional(norm)]
         mode = self.config.query_grams
         if mode == "terms" and terms:
             # Grams of the kept terms only: 的/是/哪 and other stop characters never reach the
@@ -200,8 +212,7 @@ class MultilingualAnalyzer:
             qre = self._query_gram_char
             grams = [ch for t in terms for ch in (qre.findall(t) if qre else ())]
             if len(terms) == 1 and len(terms[0]) == 1 and CJK_CHAR.match(terms[0]):
-                # A one-character query (차, 都) must reach characters inside longer words. Only
-                # then: single-syllable terms of longer Korean queries matched noise (ko MRR -0.01).
+                # A one-character query (都) must reach characters inside longer words.
                 grams.append(terms[0])
         grams = dedupe(g for g in grams if "unigram" in self.config.grams or len(g) > 1)
         if mode == "never" and terms:
@@ -210,4 +221,7 @@ class MultilingualAnalyzer:
             # Keep single characters that are a whole query term (都, 차): they need the gram column.
             single = {t for t in terms if len(t) == 1 and CJK_CHAR.match(t)}
             grams = [g for g in grams if g in single]
+        lone_syllable = len(terms) == 1 and len(terms[0]) == 1 and _HANGUL_CHAR.match(terms[0]) is not None
+        if lone_syllable and not self._gram_run_has_hangul:
+            return IndexedText(terms, [], dominant_language(norm), prefix=True)
         return IndexedText(terms, grams[: self.config.max_query_terms], dominant_language(norm))

@@ -38,7 +38,8 @@ FTS5_TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* M* Co'"
 @dataclass(frozen=True, slots=True)
 class RankingWeights:
     terms: float = 1.0
-    grams: float = 0.5  # BM25 weight of the single-character column (measured: bench/search.py)
+    grams: float = 1.4  # gram-column BM25 weight; full bench zh-Hans/zh-Hant MRR: 0.5 -> 0.985/0.946,
+    # 1.0 -> 0.986/0.949, 1.4 -> 0.986/0.951 (bench/search.py --gram-weight)
     # Score factor for documents in the query's language. Kanji are folded like hanzi, so a
     # Chinese query also matches Japanese documents; a mild preference for the query's own
     # language keeps those cross-language hits available but behind same-language ones.
@@ -53,9 +54,11 @@ def quote_token(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def _or_group(tokens: Iterable[str]) -> str:
-    # Drop tokens with nothing FTS5 would index: an empty phrase is a syntax error.
-    quoted = [quote_token(t) for t in tokens if t and not t.isspace()]
+def _or_group(tokens: Iterable[str], *, prefix: bool = False) -> str:
+    # Drop tokens with nothing FTS5 would index: an empty phrase is a syntax error. A prefix
+    # query is the quoted string followed by *, still free of user-controlled syntax.
+    star = "*" if prefix else ""
+    quoted = [quote_token(t) + star for t in tokens if t and not t.isspace()]
     return " OR ".join(quoted)
 
 
@@ -69,7 +72,9 @@ def build_match_expression(query: IndexedText | Sequence[str], *, max_terms: int
         terms = list(dict.fromkeys(query.terms))[:max_terms]
         grams = list(dict.fromkeys(query.grams))[:max_terms]
         groups = []
-        if t := _or_group(terms):
+        if query.prefix and (t := _or_group(terms, prefix=True)):
+            groups.append(f"terms : ({t})")
+        elif t := _or_group(terms):
             groups.append(f"terms : ({t})")
         if g := _or_group(grams):
             groups.append(f"grams : ({g})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Script",
@@ -50,7 +50,7 @@ _SEGMENT = re.compile(
 )
 
 
-class Script(str, Enum):
+class Script(StrEnum):
     HANGUL = "hangul"
     HAN = "han"
     KANA = "kana"
@@ -66,7 +66,13 @@ def script_counts(text: str) -> dict[Script, int]:
     latin = len(_LATIN.findall(text.casefold()))
     letters = len(_LETTER.findall(text))
     other = max(letters - hangul - han - kana - latin, 0)
-    return {Script.HANGUL: hangul, Script.HAN: han, Script.KANA: kana, Script.LATIN: latin, Script.OTHER: other}
+    return {
+        Script.HANGUL: hangul,
+        Script.HAN: han,
+        Script.KANA: kana,
+        Script.LATIN: latin,
+        Script.OTHER: other,
+    }
 
 
 def _is_japanese(kana: int, han: int) -> bool:
@@ -96,7 +102,9 @@ class Segment:
 
 def segments(text: str) -> Iterator[Segment]:
     """Split normalised text into script runs, tagged with the analyser that should handle them."""
-    japanese = _is_japanese(len(_KANA.findall(text)), len(_HAN.findall(text))) if _KANA.search(text) else False
+    japanese = (
+        _is_japanese(len(_KANA.findall(text)), len(_HAN.findall(text))) if _KANA.search(text) else False
+    )
     for m in _SEGMENT.finditer(text):
         kind = m.lastgroup
         if kind == "cj":
