@@ -72,12 +72,13 @@ def retire_rule(session: Session, actor: Principal, rule_id: int) -> None:
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[int, int], Lexicon]] = {}
+_cache: dict[str, tuple[tuple[object, ...], Lexicon]] = {}
 
 
 def lexicon(session: Session) -> Lexicon:
     """The active rules, compiled once per change (keyed by newest id and count) and shared."""
-    stamp = tuple(session.execute(select(func.coalesce(func.max(LexiconRule.id), 0), func.count())
+    stamp = tuple(session.execute(select(func.coalesce(func.max(LexiconRule.id), 0), func.count(),
+                                         func.max(LexiconRule.created_at))
                                   .where(LexiconRule.active.is_(True))).one())
     url = str(session.get_bind().url)
     with _cache_lock:
@@ -88,7 +89,7 @@ def lexicon(session: Session) -> Lexicon:
     compiled = Lexicon([Rule(r.id, r.version, r.kind, r.pattern, r.language, r.severity, r.action, r.description)
                         for r in rows])
     with _cache_lock:
-        _cache[url] = (stamp, compiled)  # type: ignore[assignment]
+        _cache[url] = (stamp, compiled)
     return compiled
 
 
