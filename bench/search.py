@@ -46,7 +46,7 @@ from entrepot.search.analyzers import (  # noqa: E402
 from entrepot.search.analyzers.scripts import HAN_CLASS, HANGUL_CLASS, KANA_CLASS  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "corpora"
-ALL_SYSTEMS = ["entrepot", "fts5-default", "fts5-trigram", "tantivy-default", "tantivy-cjk-bigram"]
+ALL_SYSTEMS = ["entrepot", "entrepot-lab", "fts5-default", "fts5-trigram", "tantivy-default", "tantivy-cjk-bigram"]
 TOP_K = 10
 _DEF = AnalyzerConfig()
 _DEFW = RankingWeights()
@@ -161,8 +161,91 @@ class _SqliteSystem(System):
             self.parallel.close()
 
 
-class EntrepotSystem(_SqliteSystem):
+def _index_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, list[str], list[str], str]]:
+    from entrepot.search.service import index_rows
+
+    return [(pid, a.terms, a.grams, a.lang) for pid, a in index_rows(chunk)]
+
+
+def _warm(_: int) -> int:
+    from entrepot.search.service import index_rows
+
+    index_rows([(0, "준비 東京に 中文 ready")])
+    return 0
+
+
+class ProductSystem(System):
+    """The product itself: one published document per passage in a migrated Entrepot database, indexed
+    by the product's analysis (in worker processes, as `entrepot worker` does) and queried through
+    `entrepot.search.service.search` as an OPEN-clearance trader, so the policy clause, facets and
+    snippets are all part of every measured query."""
+
     name = "entrepot"
+
+    def __init__(self, processes: int) -> None:
+        import concurrent.futures
+        import multiprocessing
+
+        self.processes = max(1, processes or os.cpu_count() or 1)
+        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+
+    def prepare(self) -> None:
+        list(self.pool.map(_warm, range(self.processes)))
+        from entrepot.search.service import index_rows
+
+        index_rows([(0, "준비 東京に 中文 ready")])
+
+    def build(self, passages: list[Passage], workdir: Path) -> None:
+        from sqlalchemy import insert
+
+        from entrepot.core.types import Level, Principal, Role, UserKind, UserStatus
+        from entrepot.db import Database
+        from entrepot.db.library import Document, DocumentVersion, Page
+        from entrepot.db.migrate import upgrade
+        from entrepot.search.analyzers import IndexedText
+        from entrepot.search.backend import page_index
+
+        self.path = workdir / "entrepot-product.db"
+        self.db = Database(f"sqlite:///{self.path}")
+        upgrade(self.db.engine)
+        n = len(passages)
+        with self.db.engine.begin() as c:
+            for start in range(0, n, 20_000):
+                ids = range(start + 1, min(n, start + 20_000) + 1)
+                c.execute(insert(Document), [{"id": i, "title": f"p{i}", "category": "trends", "level": 0,
+                                              "published": True, "status": "ready", "current_version_id": i,
+                                              "languages": [], "suggestions": {}} for i in ids])
+                c.execute(insert(DocumentVersion), [{"id": i, "document_id": i, "number": 1, "blob": "0" * 64,
+                                                     "filename": "p.txt", "size": 0, "state": "ready"} for i in ids])
+                c.execute(insert(Page), [{"id": i, "version_id": i, "number": 1, "text": passages[i - 1].text,
+                                          "language": None, "source": "text"} for i in ids])
+        chunks = [[(i + 1, p.text) for i, p in enumerate(passages[s:s + 256], start=s)] for s in range(0, n, 256)]
+        for rows in self.pool.map(_index_chunk, chunks):
+            with self.db.write() as session:
+                page_index(session).replace(session, [(pid, IndexedText(t, g, lang)) for pid, t, g, lang in rows])
+        self.principal = Principal(user_id=1, username="bench", display_name="Bench", enterprise_id=1,
+                                   kind=UserKind.STAFF, status=UserStatus.ACTIVE, clearance=Level.OPEN,
+                                   roles=frozenset({Role.TRADER}))
+
+    def search(self, text: str) -> list[int]:
+        from entrepot.search.service import SearchRequest, search
+
+        with self.db.read() as session:
+            result = search(session, self.principal, SearchRequest(text=text, page_size=TOP_K))
+        return [h.document.id - 1 for h in result.hits]
+
+    def index_bytes(self) -> int:
+        return self.path.stat().st_size
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.db.dispose()
+
+
+class EntrepotSystem(_SqliteSystem):
+    """The analysers alone on a bare FTS5 table (the laboratory the recipe was tuned in)."""
+
+    name = "entrepot-lab"
 
     def __init__(self, config: AnalyzerConfig, weights: RankingWeights, processes: int) -> None:
         self.analyzer = MultilingualAnalyzer(config)
@@ -455,7 +538,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     weights = RankingWeights(grams=args.gram_weight, same_language=args.same_language)
     factories = {
-        "entrepot": lambda: EntrepotSystem(config, weights, args.processes),
+        "entrepot": lambda: ProductSystem(args.processes),
+        "entrepot-lab": lambda: EntrepotSystem(config, weights, args.processes),
         "fts5-default": Fts5DefaultSystem,
         "fts5-trigram": Fts5TrigramSystem,
         "tantivy-default": TantivySystem,

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time as dtime
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from entrepot import policy
@@ -107,26 +107,42 @@ def _visible_pages(principal: Principal, req: SearchRequest) -> Select:
             .where(policy.document_clause(principal), *_filters(req)))
 
 
-def _facets(session: Session, principal: Principal, req: SearchRequest, matching: Select) -> dict[str, list[tuple[str, int]]]:
-    base = (select(Document.id).join(Page, Page.version_id == Document.current_version_id)
-            .where(Page.id.in_(matching), policy.document_clause(principal), *_filters(req)).distinct().subquery())
-    facets = {}
-    for name, col, table, key in (("category", Document.category, Document, Document.id),
-                                  ("country", DocumentCountry.code, DocumentCountry, DocumentCountry.document_id),
-                                  ("hs_code", func.substr(DocumentHsCode.code, 1, 4), DocumentHsCode,
-                                   DocumentHsCode.document_id),
-                                  ("tag", DocumentTag.tag, DocumentTag, DocumentTag.document_id)):
-        rows = session.execute(select(col, func.count(func.distinct(key))).select_from(table)
-                               .where(key.in_(select(base.c.id))).group_by(col)
-                               .order_by(func.count(func.distinct(key)).desc(), col).limit(FACET_LIMIT))
-        facets[name] = [(str(v), int(n)) for v, n in rows if v]
-    lang_rows = session.execute(
-        select(Page.language, func.count(func.distinct(Document.id)))
-        .join(Document, Document.current_version_id == Page.version_id)
-        .where(Page.id.in_(matching), policy.document_clause(principal), *_filters(req), Page.language.is_not(None))
-        .group_by(Page.language).order_by(func.count(func.distinct(Document.id)).desc()))
-    facets["language"] = [(str(v), int(n)) for v, n in lang_rows]
-    return facets
+def _counts(session: Session, principal: Principal, req: SearchRequest, matching: Select
+            ) -> tuple[int, dict[str, list[tuple[str, int]]]]:
+    """The total and every facet from one statement over the matching, visible pages, matched once
+    (a materialised CTE): the full-text match is the costly part, so it must not run per facet."""
+    hits = (select(Page.id.label("page_id"), Document.id.label("doc_id"), Document.category.label("category"),
+                   Page.language.label("language"))
+            .join(Document, Document.current_version_id == Page.version_id)
+            .where(Page.id.in_(matching), policy.document_clause(principal), *_filters(req))
+            .cte("hits").prefix_with("MATERIALIZED"))
+    docs = select(hits.c.doc_id)
+    # Inline constants: PostgreSQL must see the grouped expression and the selected one as the same.
+    heading = func.substr(DocumentHsCode.code, literal_column("1"), literal_column("4"))
+    parts = [
+        select(literal("total").label("facet"), literal("").label("value"),
+               func.count(func.distinct(hits.c.doc_id)).label("n")),
+        select(literal("category"), hits.c.category, func.count(func.distinct(hits.c.doc_id)))
+        .group_by(hits.c.category),
+        select(literal("language"), hits.c.language, func.count(func.distinct(hits.c.doc_id)))
+        .where(hits.c.language.is_not(None)).group_by(hits.c.language),
+        select(literal("country"), DocumentCountry.code, func.count(func.distinct(DocumentCountry.document_id)))
+        .where(DocumentCountry.document_id.in_(docs)).group_by(DocumentCountry.code),
+        select(literal("hs_code"), heading, func.count(func.distinct(DocumentHsCode.document_id)))
+        .where(DocumentHsCode.document_id.in_(docs)).group_by(heading),
+        select(literal("tag"), DocumentTag.tag, func.count(func.distinct(DocumentTag.document_id)))
+        .where(DocumentTag.document_id.in_(docs)).group_by(DocumentTag.tag),
+    ]
+    total = 0
+    facets: dict[str, list[tuple[str, int]]] = {"category": [], "language": [], "country": [], "hs_code": [], "tag": []}
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == "total":
+            total = int(n)
+        elif value:
+            facets[facet].append((str(value), int(n)))
+    for name in facets:
+        facets[name] = sorted(facets[name], key=lambda vn: (-vn[1], vn[0]))[:FACET_LIMIT]
+    return total, facets
 
 
 def search(session: Session, principal: Principal, req: SearchRequest) -> SearchResult:
@@ -151,10 +167,6 @@ def search(session: Session, principal: Principal, req: SearchRequest) -> Search
     for doc_id, page_id, number, score in rows:
         if doc_id not in best:
             best[doc_id] = (float(score), page_id, number)
-    result.total = int(session.execute(
-        select(func.count(func.distinct(Document.id))).select_from(Page)
-        .join(Document, Document.current_version_id == Page.version_id)
-        .where(Page.id.in_(matching), policy.document_clause(principal), *_filters(req))).scalar_one())
     docs = {d.id: d for d in session.execute(select(Document).where(Document.id.in_(list(best)))).unique().scalars()}
     ordered = list(best)
     if req.sort == "date":
@@ -163,7 +175,7 @@ def search(session: Session, principal: Principal, req: SearchRequest) -> Search
     chosen = ordered[start:start + req.page_size]
     texts = dict(session.execute(select(Page.id, Page.text).where(Page.id.in_([best[i][1] for i in chosen]))).all())
     result.hits = [Hit(docs[i], best[i][0], best[i][2], snippet(texts.get(best[i][1], ""), highlight)) for i in chosen]
-    result.facets = _facets(session, principal, req, matching)
+    result.total, result.facets = _counts(session, principal, req, matching)
     result.took_ms = (time.perf_counter() - started) * 1000
     return result
 
