@@ -30,6 +30,8 @@ class Translations:
         if isinstance(forms, tuple) and forms and all(forms):
             # Korean and Chinese have one plural form; English has two.
             out = forms[0] if len(forms) == 1 or n == 1 else forms[1]
+        elif isinstance(forms, str) and forms:
+            out = forms  # a catalog kept as a plain entry: right for one-form languages
         else:
             out = singular if n == 1 else plural
         params.setdefault("num", n)
