@@ -19,6 +19,7 @@ from entrepot.policy.messaging import (
     may_manage_members,
     may_participate,
     may_use_conversation,
+    price_board_clause,
 )
 from entrepot.policy.rules import (
     Action,
@@ -41,6 +42,7 @@ __all__ = [
     "may_manage_members",
     "may_participate",
     "may_use_conversation",
+    "price_board_clause",
     "document_clause",
     "is_library_staff",
     "may_classify",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, false, select
 
 from entrepot.core.types import Principal, Role
-from entrepot.db.messaging import Conversation, Member
+from entrepot.db.messaging import Conversation, Member, PriceQuote
 from entrepot.policy.rules import ALLOW, Decision
 
 #: Compliance reviewers read the archive; they never take part in conversations.
@@ -33,6 +33,14 @@ def may_use_conversation(principal: Principal | None, conversation: Conversation
     if conversation.enterprise_id != principal.enterprise_id or member is None or member.left_at is not None:
         return Decision(False, "You are not a member of this conversation.")
     return ALLOW
+
+
+def price_board_clause(principal: Principal | None) -> ColumnElement[bool]:
+    """Quotes on the price board: those sent in the principal's own enterprise."""
+    if not may_participate(principal):
+        return false()
+    assert principal is not None
+    return PriceQuote.enterprise_id == principal.enterprise_id
 
 
 def may_manage_members(principal: Principal, conversation: Conversation) -> Decision:

@@ -25,10 +25,8 @@ class BoardFilter:
 
 
 def quotes(session: Session, principal: Principal, f: BoardFilter, limit: int = 5000) -> list[tuple[PriceQuote, str]]:
-    if not policy.may_participate(principal):
-        return []
     query = (select(PriceQuote, User.display_name).join(User, User.id == PriceQuote.sender_id)
-             .where(PriceQuote.enterprise_id == principal.enterprise_id))
+             .where(policy.price_board_clause(principal)))
     if f.product:
         from entrepot.actions.quotes import product_key
 
