@@ -141,7 +141,9 @@ def users(db: Database, settings: Settings, enterprises: dict[str, int]) -> User
 def next_code(secret: str, last_step: int | None) -> str:
     """A code the server will accept: within its window and later than the last step used."""
     now = int(time.time() // 30)
-    step = now - 1 if last_step is None else max(now - 1, last_step + 1)
+    # The current step, not the previous one: the server accepts one step either side of its own
+    # clock, and a 30-second boundary may pass while the request travels.
+    step = now if last_step is None else max(now, last_step + 1)
     if step > now + 1:
         time.sleep((step - 1) * 30 - time.time() + 0.5)
     return pyotp.TOTP(secret).at(step * 30)
