@@ -14,7 +14,7 @@ from entrepot.core.errors import InvalidInput
 
 from . import model as m
 from .ooxml import parse_w3c_date
-from .safezip import Element, SafeZip, attr, local
+from .safezip import Element, SafeZip, attr, local, table_rows
 from .textutil import clean_text
 
 _KIND = "Hangul (HWPX) document"
@@ -58,18 +58,7 @@ def _walk(el: Element, out: list[str]) -> None:
 
 def _table(tbl: Element, out: list[str]) -> None:
     out.append("\n")
-    for row in tbl:
-        if local(row.tag) != "tr":
-            continue
-        cells = []
-        for cell in row:
-            if local(cell.tag) != "tc":
-                continue
-            parts: list[str] = []
-            _walk(cell, parts)
-            cells.append(" ".join("".join(parts).split()))
-        out.append("\t".join(cells) + "\n")
-    out.append("\n")
+    table_rows(tbl, out, _walk)
 
 
 class HwpxParser:

@@ -14,7 +14,7 @@ import posixpath
 import re
 
 from . import model as m
-from .safezip import Element, SafeZip, iter_xml_end, local, rel_id
+from .safezip import Element, SafeZip, iter_xml_end, local, rel_id, table_rows
 from .textutil import clean_text
 
 _KIND = {m.DOCX: "Word document", m.XLSX: "Excel workbook", m.PPTX: "PowerPoint presentation"}
@@ -101,18 +101,7 @@ def _docx_text(el: Element, out: list[str]) -> None:
 
 
 def _docx_table(tbl: Element, out: list[str]) -> None:
-    for row in tbl:
-        if local(row.tag) != "tr":
-            continue
-        cells = []
-        for cell in row:
-            if local(cell.tag) != "tc":
-                continue
-            parts: list[str] = []
-            _docx_text(cell, parts)
-            cells.append(" ".join("".join(parts).split()))
-        out.append("\t".join(cells) + "\n")
-    out.append("\n")
+    table_rows(tbl, out, _docx_text)
 
 
 class DocxParser:

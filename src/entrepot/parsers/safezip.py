@@ -16,6 +16,7 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -209,3 +210,19 @@ def rel_id(el: Element) -> str | None:
         if key.startswith("{") and key.endswith("}id") and "relationships" in key:
             return value
     return None
+
+
+def table_rows(tbl: Element, out: list[str], cell_text: Callable[[Element, list[str]], None]) -> None:
+    """A word-processing table (tr rows of tc cells, as in DOCX and HWPX) as tab-separated lines."""
+    for row in tbl:
+        if local(row.tag) != "tr":
+            continue
+        cells = []
+        for cell in row:
+            if local(cell.tag) != "tc":
+                continue
+            parts: list[str] = []
+            cell_text(cell, parts)
+            cells.append(" ".join("".join(parts).split()))
+        out.append("\t".join(cells) + "\n")
+    out.append("\n")
