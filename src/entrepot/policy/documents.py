@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, true
+from sqlalchemy import ColumnElement, and_, false
 
 from entrepot.core.types import Level, Principal, Role
 from entrepot.db.library import Document
@@ -61,7 +61,3 @@ def may_download_original(principal: Principal, doc: Document, secret_downloads:
 
 def audited(doc: Document) -> bool:
     return doc.level >= AUDITED_LEVEL
-
-
-def library_staff_clause(principal: Principal) -> ColumnElement[bool]:
-    return true() if is_library_staff(principal) else false()
