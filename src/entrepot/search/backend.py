@@ -9,8 +9,9 @@ token count in all columns), so both return the same ranking.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sqlalchemy import Select
@@ -23,6 +24,12 @@ K1, B = 1.2, 0.75
 #: traditional Chinese (0.951 against 0.946 at 0.5), neutral elsewhere.
 WEIGHTS = {"terms": 1.0, "grams": 1.4}
 MAX_QUERY_TERMS = 64
+#: Postings a query may walk (the sum of its tokens' document frequencies). BM25 gives the commonest
+#: tokens the least weight, so past this budget they are left out of the match, rarest kept first;
+#: that bounds the work of a long question on a large index (bench/search.py --scale).
+POSTINGS_BUDGET = 4_000
+#: Queries of at most this many words are word searches (see Query.needs_words).
+WORD_SEARCH_TERMS = 2
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,39 @@ class Query:
 
     @property
     def needs_words(self) -> bool:
-        """Whether a page must share a word with the query. Not so for a query of lone CJK
-        characters (a one-character search), which matches on single characters."""
-        return any(len(t) > 1 or t.isascii() for t in self.terms)
+        """Whether a page must share a word with the query: so for a short query (a word or two is a
+        word search: 京都 must not match inside 東京都), unless it is lone CJK characters (a
+        one-character search). A longer question is ranked retrieval: a page sharing its characters
+        but segmented differently is often the answer (bench/search.py: without this, zh-Hant MRR@10
+        fell from 0.942 to 0.895)."""
+        return len(self.terms) <= WORD_SEARCH_TERMS and any(len(t) > 1 or t.isascii() for t in self.terms)
 
     @property
     def empty(self) -> bool:
         return not (self.terms or self.grams or self.phrases)
+
+    def within_budget(self, frequencies: dict[tuple[str, str], int], budget: int = POSTINGS_BUDGET) -> Query:
+        """This query without its commonest tokens once their postings pass the budget; the rarest
+        word always stays, so a page must still share a word with the query. `frequencies` maps
+        (column, token) to the number of rows holding it."""
+        if self.prefix:
+            return self
+        tokens = sorted([(frequencies.get(("terms", t), 0), 0, t) for t in self.terms]
+                        + [(frequencies.get(("grams", g), 0), 1, g) for g in self.grams])
+        if sum(df for df, _, _ in tokens) <= budget:
+            return self
+        kept: set[tuple[int, str]] = set()
+        spent = 0
+        for df, col, tok in tokens:
+            if spent + df > budget:
+                break
+            kept.add((col, tok))
+            spent += df
+        if self.terms and not any(col == 0 for col, _ in kept):
+            kept.add(next((0, tok) for _, col, tok in tokens if col == 0))
+        analysed = replace(self.analysed, terms=[t for t in self.terms if (0, t) in kept],
+                           grams=[g for g in self.grams if (1, g) in kept])
+        return replace(self, analysed=analysed)
 
 
 class PageIndex(Protocol):
@@ -70,9 +103,36 @@ class PageIndex(Protocol):
 
     def clear(self, session: Session) -> None: ...
 
+    def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
+        """How many rows hold the token in this column, counting no further than `limit`."""
+
 
 def page_index(session: Session) -> PageIndex:
     from entrepot.search.fts5 import Fts5Index
     from entrepot.search.pg import PostgresIndex
 
     return PostgresIndex() if session.get_bind().dialect.name == "postgresql" else Fts5Index()
+
+
+#: (database, index, column, token) -> (rows holding it, capped at the budget; when to ask again).
+#: Frequencies move slowly and pruning needs only their size, so they are kept for a while.
+_frequencies: dict[tuple[str, str, str, str], tuple[int, float]] = {}
+FREQUENCY_TTL_S = 600.0
+FREQUENCY_CACHE_SIZE = 200_000
+
+
+def frequencies(index: PageIndex, session: Session, query: Query, budget: int = POSTINGS_BUDGET
+                ) -> dict[tuple[str, str], int]:
+    """(column, token) -> rows holding it (at most budget + 1) for the query's terms and grams."""
+    where = (str(session.get_bind().url), getattr(index, "name", ""))
+    now = time.monotonic()
+    out: dict[tuple[str, str], int] = {}
+    for column, token in [("terms", t) for t in query.terms] + [("grams", g) for g in query.grams]:
+        key = (*where, column, token)
+        known = _frequencies.get(key)
+        if known is None or known[1] < now:
+            if len(_frequencies) >= FREQUENCY_CACHE_SIZE:
+                _frequencies.clear()
+            known = _frequencies[key] = (index.rows_with(session, column, token, budget + 1), now + FREQUENCY_TTL_S)
+        out[(column, token)] = known[0]
+    return out

@@ -11,7 +11,6 @@ from entrepot.search.analyzers import IndexedText, quote_token
 from entrepot.search.backend import WEIGHTS, Query
 
 TABLE = "page_fts"
-page_fts = table(TABLE, column("rowid"), column("terms"), column("grams"), column("lang"))
 
 
 def match_expression(q: Query) -> str | None:
@@ -38,31 +37,43 @@ def match_expression(q: Query) -> str | None:
 
 
 class Fts5Index:
+    """An FTS5 table of (terms, grams, lang UNINDEXED) whose rowid is the indexed row's id; results are
+    labelled `key`. The library's pages by default; the messenger indexes messages the same way."""
+
+    def __init__(self, name: str = TABLE, key: str = "page_id") -> None:
+        self.name, self.key = name, key
+        self.table = table(name, column("rowid"), column("terms"), column("grams"), column("lang"))
+
     def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         self.remove(session, [page_id for page_id, _ in rows])
         if rows:
-            session.execute(text(f"INSERT INTO {TABLE}(rowid, terms, grams, lang) VALUES (:id, :t, :g, :l)"),
+            session.execute(text(f"INSERT INTO {self.name}(rowid, terms, grams, lang) VALUES (:id, :t, :g, :l)"),  # nosec B608
                             [{"id": pid, "t": " ".join(a.terms), "g": " ".join(a.grams), "l": a.lang}
                              for pid, a in rows])
 
     def remove(self, session: Session, page_ids: Sequence[int]) -> None:
         for start in range(0, len(page_ids), 500):
             chunk = list(page_ids[start:start + 500])
-            session.execute(page_fts.delete().where(page_fts.c.rowid.in_(chunk)))
+            session.execute(self.table.delete().where(self.table.c.rowid.in_(chunk)))
 
     def clear(self, session: Session) -> None:
-        session.execute(text(f"DELETE FROM {TABLE}"))
+        session.execute(text(f"DELETE FROM {self.name}"))  # nosec B608 # our table name
+
+    def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
+        match = f"{column} : {quote_token(token)}"
+        return int(session.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {self.name} "  # noqa: S608 # nosec B608 # our names
+                                         f"WHERE {self.name} MATCH :m LIMIT :n)"), {"m": match, "n": limit}).scalar_one())
 
     def matching_pages(self, query: Query) -> Select | None:
         expr = match_expression(query)
         if expr is None:
             return None
-        return select(page_fts.c.rowid.label("page_id")).where(literal_column(TABLE).op("MATCH")(expr))
+        return select(self.table.c.rowid.label(self.key)).where(literal_column(self.name).op("MATCH")(expr))
 
     def scored_pages(self, session: Session, query: Query) -> Select | None:
         expr = match_expression(query)
         if expr is None:
             return None
-        score = literal_column(f"-bm25({TABLE}, {WEIGHTS['terms']}, {WEIGHTS['grams']}, 0.0)")
-        return (select(page_fts.c.rowid.label("page_id"), score.label("score"))
-                .where(literal_column(TABLE).op("MATCH")(expr)))
+        score = literal_column(f"-bm25({self.name}, {WEIGHTS['terms']}, {WEIGHTS['grams']}, 0.0)")
+        return (select(self.table.c.rowid.label(self.key), score.label("score"))
+                .where(literal_column(self.name).op("MATCH")(expr)))

@@ -22,7 +22,9 @@ class ParsedQuery:
 
 
 def parse_query(raw: str) -> ParsedQuery:
-    text = (raw or "").replace("“", '"').replace("”", '"').replace("「", '"').replace("」", '"')
+    # CJK corner brackets (「」) are ordinary quotation marks in questions, not phrase syntax: read as
+    # phrases, they cut recall (bench/search.py: 7% of the traditional-Chinese questions have them).
+    text = (raw or "").replace("“", '"').replace("”", '"')
     truncated = len(text) > MAX_QUERY_CHARS
     text = text[:MAX_QUERY_CHARS]
     phrases = tuple(p.strip() for p in _PHRASE.findall(text) if p.strip())

@@ -32,29 +32,41 @@ def tsquery_literal(tokens: Sequence[str], op: str = "|", prefix: bool = False) 
 
 
 class PostgresIndex:
+    """A table of (key, terms, grams, lang, dl) and its row in search_stats (row count and token total
+    for BM25). The library's pages by default; the messenger indexes messages the same way."""
+
+    def __init__(self, name: str = "page_search", key: str = "page_id", stats_id: int = 1) -> None:
+        self.name, self.key, self.stats_id = name, key, stats_id
+
     def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         self.remove(session, [pid for pid, _ in rows])
         if not rows:
             return
         params = [{"id": pid, "t": tsvector_literal(a.terms), "g": tsvector_literal(a.grams), "l": a.lang,
                    "dl": len(a.terms) + len(a.grams)} for pid, a in rows]
-        session.execute(text("INSERT INTO page_search (page_id, terms, grams, lang, dl) VALUES "
+        session.execute(text(f"INSERT INTO {self.name} ({self.key}, terms, grams, lang, dl) VALUES "  # nosec B608
                              "(:id, CAST(:t AS tsvector), CAST(:g AS tsvector), :l, :dl)"), params)
-        session.execute(text("UPDATE search_stats SET rows = rows + :n, tokens = tokens + :dl WHERE id = 1"),
-                        {"n": len(params), "dl": sum(p["dl"] for p in params)})
+        session.execute(text("UPDATE search_stats SET rows = rows + :n, tokens = tokens + :dl WHERE id = :s"),
+                        {"n": len(params), "dl": sum(p["dl"] for p in params), "s": self.stats_id})
 
     def remove(self, session: Session, page_ids: Sequence[int]) -> None:
         if not page_ids:
             return
-        gone = session.execute(text("DELETE FROM page_search WHERE page_id = ANY(:ids) RETURNING dl"),
+        gone = session.execute(text(f"DELETE FROM {self.name} WHERE {self.key} = ANY(:ids) RETURNING dl"),  # nosec B608
                                {"ids": list(page_ids)}).scalars().all()
         if gone:
-            session.execute(text("UPDATE search_stats SET rows = rows - :n, tokens = tokens - :dl WHERE id = 1"),
-                            {"n": len(gone), "dl": sum(gone)})
+            session.execute(text("UPDATE search_stats SET rows = rows - :n, tokens = tokens - :dl WHERE id = :s"),
+                            {"n": len(gone), "dl": sum(gone), "s": self.stats_id})
 
     def clear(self, session: Session) -> None:
-        session.execute(text("DELETE FROM page_search"))
-        session.execute(text("UPDATE search_stats SET rows = 0, tokens = 0 WHERE id = 1"))
+        session.execute(text(f"DELETE FROM {self.name}"))  # nosec B608 # our table name
+        session.execute(text("UPDATE search_stats SET rows = 0, tokens = 0 WHERE id = :s"), {"s": self.stats_id})
+
+    def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
+        col = "terms" if column == "terms" else "grams"
+        return int(session.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {self.name} "  # noqa: S608 # nosec B608 # our names
+                                         f"WHERE {col} @@ CAST(:q AS tsquery) LIMIT :n) x"),
+                                    {"q": _lexeme(token), "n": limit}).scalar_one())
 
     def _where(self, query: Query) -> tuple[str, dict[str, object]]:
         terms, grams = query.terms, query.grams
@@ -86,9 +98,9 @@ class PostgresIndex:
         if query.empty:
             return None
         where, params = self._where(query)
-        sql = f"SELECT ps.page_id FROM page_search ps WHERE {where}"  # noqa: S608 - placeholders only
+        sql = f"SELECT ps.{self.key} AS page_id FROM {self.name} ps WHERE {where}"  # noqa: S608 # nosec B608 # names are ours
         sub = self._bind(sql, params).columns(page_id=Integer).subquery("matching")  # type: ignore[attr-defined]
-        return select(sub.c.page_id)
+        return select(sub.c.page_id.label(self.key))
 
     def scored_pages(self, session: Session, query: Query) -> Select | None:
         if query.empty:
@@ -100,12 +112,12 @@ class PostgresIndex:
         sql = f"""
         WITH qt(col, term) AS (VALUES {values}),
         stats AS (SELECT GREATEST(rows, 1)::float AS n_rows, GREATEST(tokens, 1)::float / GREATEST(rows, 1) AS avgdl
-                  FROM search_stats WHERE id = 1),
-        df AS (SELECT qt.col, qt.term, (SELECT count(*) FROM page_search d WHERE
+                  FROM search_stats WHERE id = {int(self.stats_id)}),
+        df AS (SELECT qt.col, qt.term, (SELECT count(*) FROM {self.name} d WHERE
                    (qt.col = 'terms' AND d.terms @@ CAST(quote_literal(qt.term) || :star AS tsquery)) OR
                    (qt.col = 'grams' AND d.grams @@ CAST(quote_literal(qt.term) AS tsquery)))::float AS n
                FROM qt WHERE qt.term IS NOT NULL),
-        matched AS (SELECT ps.page_id, ps.dl, ps.terms, ps.grams FROM page_search ps WHERE {where}),
+        matched AS (SELECT ps.{self.key} AS page_id, ps.dl, ps.terms, ps.grams FROM {self.name} ps WHERE {where}),
         hits AS (SELECT m.page_id, 'terms' AS col, u.lexeme AS term, array_length(u.positions, 1) AS f,
                         {WEIGHTS['terms']} AS w
                  FROM matched m, unnest(m.terms) u
@@ -123,7 +135,7 @@ class PostgresIndex:
             FROM per_term t, stats s
             WHERE t.page_id = m.page_id), 0) AS score
         FROM matched m
-        """  # noqa: S608 - only placeholders and numeric constants are interpolated
+        """  # noqa: S608 # nosec B608 # only placeholders, our table names and numeric constants are interpolated
         for i, (col, term) in enumerate(wanted):
             params[f"qc{i}"], params[f"qt{i}"] = col, term
         # FTS5's "T AND (G OR T)" lists each word twice and bm25 counts both (see fts5.py): match it.
@@ -131,7 +143,7 @@ class PostgresIndex:
         params["prefix"] = query.prefix
         params["star"] = ":*" if query.prefix else ""
         sub = self._bind(sql, params).columns(page_id=Integer, score=Float).subquery("scored")  # type: ignore[attr-defined]
-        return select(sub.c.page_id, sub.c.score)
+        return select(sub.c.page_id.label(self.key), sub.c.score)
 
 
 __all__ = ["PostgresIndex"]

@@ -9,21 +9,23 @@ from datetime import UTC, date, datetime, time as dtime
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Select, and_, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from entrepot import policy
 from entrepot.core.types import Principal
-from entrepot.db.library import Document, DocumentCountry, DocumentHsCode, DocumentTag, Page
+from entrepot.db.library import Document, DocumentCountry, DocumentHsCode, DocumentTag, DocumentVersion, Page
 from entrepot.search.analyzers import IndexedText, get_analyzer
 from entrepot.search.analyzers.korean import compound_parts
-from entrepot.search.backend import Query, page_index
+from entrepot.search.backend import Query, frequencies, page_index
 from entrepot.search.parse import parse_query
 from entrepot.search.snippets import snippet
 from entrepot.search.tokens import fts_tokens
 
 #: Pages considered when grouping by document; enough for many result pages of distinct documents.
-MAX_CANDIDATE_PAGES = 1000
+MAX_CANDIDATE_PAGES = 200
+#: Ranked pages the policy and filters are first applied to (see _candidates).
+RANKED_WINDOW = 400
 FACET_LIMIT = 12
 
 
@@ -57,6 +59,7 @@ class Hit:
 class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
+    total_is_lower_bound: bool = False
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     notice: str | None = None
     took_ms: float = 0.0
@@ -101,48 +104,51 @@ def _filters(req: SearchRequest) -> list[Any]:
     return out
 
 
-def _visible_pages(principal: Principal, req: SearchRequest) -> Select:
-    """Pages of current versions of documents the principal may read, filtered: the policy in the query."""
-    return (select(Page.id).join(Document, Document.current_version_id == Page.version_id)
-            .where(policy.document_clause(principal), *_filters(req)))
-
-
-def _counts(session: Session, principal: Principal, req: SearchRequest, matching: Select
-            ) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-    """The total and every facet from one statement over the matching, visible pages, matched once
-    (a materialised CTE): the full-text match is the costly part, so it must not run per facet."""
-    hits = (select(Page.id.label("page_id"), Document.id.label("doc_id"), Document.category.label("category"),
-                   Page.language.label("language"))
-            .join(Document, Document.current_version_id == Page.version_id)
-            .where(Page.id.in_(matching), policy.document_clause(principal), *_filters(req))
-            .cte("hits").prefix_with("MATERIALIZED"))
-    docs = select(hits.c.doc_id)
-    # Inline constants: PostgreSQL must see the grouped expression and the selected one as the same.
+def _facets(session: Session, rows: list[Any]) -> dict[str, list[tuple[str, int]]]:
+    """Facets of the candidate hits (already matched, visible and filtered): categories and languages
+    from the rows themselves, countries, HS headings and tags in one more statement over their documents."""
+    docs = list(dict.fromkeys(r.doc_id for r in rows))
+    counted: dict[str, dict[str, set[int]]] = {f: {} for f in ("category", "language", "country", "hs_code", "tag")}
+    for r in rows:
+        counted["category"].setdefault(r.category, set()).add(r.doc_id)
+        if r.language:
+            counted["language"].setdefault(r.language, set()).add(r.doc_id)
     heading = func.substr(DocumentHsCode.code, literal_column("1"), literal_column("4"))
+    ids = bindparam("docs", expanding=True)  # one parameter for the list: no per-id statement work
     parts = [
-        select(literal("total").label("facet"), literal("").label("value"),
-               func.count(func.distinct(hits.c.doc_id)).label("n")),
-        select(literal("category"), hits.c.category, func.count(func.distinct(hits.c.doc_id)))
-        .group_by(hits.c.category),
-        select(literal("language"), hits.c.language, func.count(func.distinct(hits.c.doc_id)))
-        .where(hits.c.language.is_not(None)).group_by(hits.c.language),
-        select(literal("country"), DocumentCountry.code, func.count(func.distinct(DocumentCountry.document_id)))
-        .where(DocumentCountry.document_id.in_(docs)).group_by(DocumentCountry.code),
-        select(literal("hs_code"), heading, func.count(func.distinct(DocumentHsCode.document_id)))
-        .where(DocumentHsCode.document_id.in_(docs)).group_by(heading),
-        select(literal("tag"), DocumentTag.tag, func.count(func.distinct(DocumentTag.document_id)))
-        .where(DocumentTag.document_id.in_(docs)).group_by(DocumentTag.tag),
+        select(literal("country").label("facet"), DocumentCountry.code.label("value"), DocumentCountry.document_id)
+        .where(DocumentCountry.document_id.in_(ids)),
+        select(literal("hs_code"), heading, DocumentHsCode.document_id).where(DocumentHsCode.document_id.in_(ids)),
+        select(literal("tag"), DocumentTag.tag, DocumentTag.document_id).where(DocumentTag.document_id.in_(ids)),
     ]
-    total = 0
-    facets: dict[str, list[tuple[str, int]]] = {"category": [], "language": [], "country": [], "hs_code": [], "tag": []}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == "total":
-            total = int(n)
-        elif value:
-            facets[facet].append((str(value), int(n)))
-    for name in facets:
-        facets[name] = sorted(facets[name], key=lambda vn: (-vn[1], vn[0]))[:FACET_LIMIT]
-    return total, facets
+    if docs:
+        for facet, value, doc_id in session.execute(union_all(*parts), {"docs": docs}):
+            counted[facet].setdefault(str(value), set()).add(doc_id)
+    return {name: sorted(((v, len(ids)) for v, ids in values.items() if v), key=lambda vn: (-vn[1], vn[0]))[:FACET_LIMIT]
+            for name, values in counted.items()}
+
+
+def _candidates(session: Session, principal: Principal, req: SearchRequest, scored: Select) -> list[Any]:
+    """The best visible, filtered pages, best first. The index ranks first and the policy and filters
+    are joined to its best RANKED_WINDOW pages: on a large index, joining every match before ranking
+    cost three times the ranking itself. When too few of those pass (a narrow filter, a low
+    clearance), the statement runs again over every match."""
+    for window in (RANKED_WINDOW, None):
+        ranked = scored.order_by(scored.selected_columns.score.desc())
+        sp = (ranked.limit(window) if window else scored).subquery("sp")
+        rows = session.execute(
+            select(Document.id.label("doc_id"), Page.id.label("page_id"), Page.number, sp.c.score,
+                   Document.category, Page.language, Document.issued_on, Document.updated_at)
+            .join(Page, Page.id == sp.c.page_id)
+            # Through the version's primary key: from a page, its document is one lookup, not a scan.
+            .join(DocumentVersion, DocumentVersion.id == Page.version_id)
+            .join(Document, and_(Document.id == DocumentVersion.document_id,
+                                 Document.current_version_id == Page.version_id))
+            .where(policy.document_clause(principal), *_filters(req))
+            .order_by(sp.c.score.desc(), Page.id).limit(MAX_CANDIDATE_PAGES)).all()
+        if len(rows) >= MAX_CANDIDATE_PAGES:
+            break
+    return rows
 
 
 def search(session: Session, principal: Principal, req: SearchRequest) -> SearchResult:
@@ -152,30 +158,28 @@ def search(session: Session, principal: Principal, req: SearchRequest) -> Search
     if len(req.text) > 500:
         result.notice = "Only the first 500 characters of the query were used."
     index = page_index(session)
+    query = query.within_budget(frequencies(index, session, query))
     scored = index.scored_pages(session, query)
-    matching = index.matching_pages(query)
-    if scored is None or matching is None:
+    if scored is None:
         result.notice = result.notice or "Type a word or more to search."
         return result
-    sp = scored.subquery("sp")
-    rows = session.execute(
-        select(Document.id, Page.id, Page.number, sp.c.score)
-        .join(Page, Page.id == sp.c.page_id).join(Document, Document.current_version_id == Page.version_id)
-        .where(Page.id.in_(_visible_pages(principal, req)))
-        .order_by(sp.c.score.desc(), Page.id).limit(MAX_CANDIDATE_PAGES)).all()
-    best: dict[int, tuple[float, int, int]] = {}
-    for doc_id, page_id, number, score in rows:
-        if doc_id not in best:
-            best[doc_id] = (float(score), page_id, number)
-    docs = {d.id: d for d in session.execute(select(Document).where(Document.id.in_(list(best)))).unique().scalars()}
+    rows = _candidates(session, principal, req, scored)
+    best: dict[int, Any] = {}
+    for r in rows:
+        best.setdefault(r.doc_id, r)  # a document's best page
     ordered = list(best)
     if req.sort == "date":
-        ordered.sort(key=lambda i: (docs[i].issued_on or docs[i].updated_at.date(), docs[i].updated_at), reverse=True)
+        ordered.sort(key=lambda i: (best[i].issued_on or best[i].updated_at.date(), best[i].updated_at), reverse=True)
     start = (max(req.page, 1) - 1) * req.page_size
     chosen = ordered[start:start + req.page_size]
-    texts = dict(session.execute(select(Page.id, Page.text).where(Page.id.in_([best[i][1] for i in chosen]))).all())
-    result.hits = [Hit(docs[i], best[i][0], best[i][2], snippet(texts.get(best[i][1], ""), highlight)) for i in chosen]
-    result.total, result.facets = _counts(session, principal, req, matching)
+    docs = {d.id: d for d in session.execute(select(Document).where(Document.id.in_(chosen))).unique().scalars()}
+    texts = dict(session.execute(select(Page.id, Page.text).where(Page.id.in_([best[i].page_id for i in chosen]))).all())
+    result.hits = [Hit(docs[i], float(best[i].score), best[i].number, snippet(texts.get(best[i].page_id, ""), highlight))
+                   for i in chosen]
+    # Counts and facets describe the candidates: every match on a library of ordinary size, the best
+    # MAX_CANDIDATE_PAGES pages on a large one (then the total reads "at least").
+    result.total, result.total_is_lower_bound = len(best), len(rows) >= MAX_CANDIDATE_PAGES
+    result.facets = _facets(session, rows)
     result.took_ms = (time.perf_counter() - started) * 1000
     return result
 

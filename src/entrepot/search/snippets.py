@@ -18,30 +18,33 @@ WINDOW = 180
 
 def _fold(text: str) -> tuple[str, list[int]]:
     """The folded text and, for each of its characters, the index of the original character."""
-    out: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch).casefold()
-        out.append(folded)
-        index.extend([i] * len(folded))
-    joined = "".join(out)
-    simplified = fold_traditional(joined)
-    return (simplified if len(simplified) == len(joined) else joined), index
+    whole = unicodedata.normalize("NFKC", text).casefold()
+    if len(whole) == len(text):  # the usual case: one character for one, so positions are unchanged
+        out, index = whole, list(range(len(text)))
+    else:
+        parts: list[str] = []
+        index = []
+        for i, ch in enumerate(text):
+            folded = unicodedata.normalize("NFKC", ch).casefold()
+            parts.append(folded)
+            index.extend([i] * len(folded))
+        out = "".join(parts)
+    simplified = fold_traditional(out)
+    return (simplified if len(simplified) == len(out) else out), index
 
 
 def _spans(folded: str, terms: list[str]) -> list[tuple[int, int]]:
-    spans = []
-    for term in sorted(set(terms), key=len, reverse=True)[:64]:
-        if not term:
-            continue
+    alternatives = []
+    for term in sorted({t for t in terms if t}, key=len, reverse=True)[:64]:  # longest first wins
         if term.isascii() and term.isalnum():
-            pattern = r"(?<![0-9a-z])" + re.escape(term) + r"[0-9a-z]*"  # Latin stems match whole words
+            alternatives.append(r"(?<![0-9a-z])" + re.escape(term) + r"[0-9a-z]*")  # Latin stems: whole words
         else:
-            pattern = re.escape(term)
-        spans.extend(m.span() for m in re.finditer(pattern, folded))
-    spans.sort()
+            alternatives.append(re.escape(term))
+    if not alternatives:
+        return []
     merged: list[tuple[int, int]] = []
-    for a, b in spans:
+    for m in re.finditer("|".join(alternatives), folded):  # one pass; matches never overlap
+        a, b = m.span()
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
         else:
@@ -74,7 +77,7 @@ def snippet(text: str, terms: list[str], window: int = WINDOW) -> Markup:
     parts.append(escape(text[pos:end]))
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(text) else ""
-    return Markup(prefix) + Markup("").join(parts) + Markup(suffix)
+    return Markup(prefix) + Markup("").join(parts) + Markup(suffix)  # nosec B704 # constants around escaped parts
 
 
 def _clip(text: str, start: int, window: int) -> str:

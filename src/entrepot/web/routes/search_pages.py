@@ -71,6 +71,8 @@ class HitOut(BaseModel):
 
 class SearchOut(BaseModel):
     total: int
+    #: The total counts the best candidates only (a very common query on a large library).
+    total_is_lower_bound: bool = False
     hits: list[HitOut]
     facets: dict[str, list[tuple[str, int]]]
     notice: str | None
@@ -82,7 +84,8 @@ def search_api(ctx: Library, q: Text = "", category: Opt = None, language: Opt =
                hs: Opt = None, tag: Opt = None, collection: int | None = None, since: Opt = None, until: Opt = None,
                sort: Opt = None, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> SearchOut:
     result = _run(ctx, _request(q, category, language, country, hs, tag, collection, since, until, sort, page))
-    return SearchOut(total=result.total, facets=result.facets, notice=result.notice, took_ms=round(result.took_ms, 2),
+    return SearchOut(total=result.total, total_is_lower_bound=result.total_is_lower_bound, facets=result.facets,
+                     notice=result.notice, took_ms=round(result.took_ms, 2),
                      hits=[HitOut(document_id=h.document.id, title=h.document.title, category=h.document.category,
                                   score=round(h.score, 6), page=h.page_number, snippet_html=str(h.snippet))
                            for h in result.hits])
