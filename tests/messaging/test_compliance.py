@@ -11,6 +11,7 @@ from sqlalchemy import select
 from entrepot.core.types import Role
 from entrepot.db.compliance import Flag
 from entrepot.db.tables import AuditRecord
+from entrepot.workers.loop import Worker
 from tests.conftest import csrf_of
 from tests.messaging.test_messenger import People, _conversation, people  # noqa: F401 - fixture
 
@@ -109,7 +110,13 @@ def test_export_is_valid_eml_with_attachments_and_a_manifest(people: People) -> 
     _send(a, conv, "x1", "Offer: zinc 2,710 USD")
     a.post(f"/api/v1/conversations/{conv}/attachments", files={"file": ("terms.txt", b"Payment by L/C.")},
            data={"client_id": "x2"}, headers={"x-csrf-token": csrf_of(a)})
-    r = rev.get("/review/export", params={"scope": "conversation", "id": conv})
+    asked = rev.post("/review/exports", data={"scope": "conversation", "target": str(conv), "csrf_token": csrf_of(rev)},
+                     follow_redirects=False)
+    assert asked.status_code == 303, asked.text
+    Worker(people.db, people.app.state.settings).run_until_idle()
+    page = rev.get(asked.headers["location"] + "?progress_only=1").text
+    assert 'data-state="done"' in page and "3 records exported" in page
+    r = rev.get(asked.headers["location"] + "/download")
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
     manifest = json.loads(z.read("manifest.json"))
@@ -123,6 +130,10 @@ def test_export_is_valid_eml_with_attachments_and_a_manifest(people: People) -> 
     parts = [p for p in second.walk() if p.get_filename() == "terms.txt"]
     assert parts and parts[0].get_payload(decode=True) == b"Payment by L/C."
     assert manifest["records"] == 3  # conversation, text, file
-    assert a.get("/review/export", params={"scope": "conversation", "id": conv}).status_code == 403
+    assert a.post("/review/exports", data={"scope": "conversation", "target": str(conv),
+                                           "csrf_token": csrf_of(a)}).status_code == 403
+    assert a.get(asked.headers["location"] + "/download").status_code == 403
     with people.db.read() as s:
-        assert s.execute(select(AuditRecord).where(AuditRecord.action == "archive.export")).first() is not None
+        actions = set(s.execute(select(AuditRecord.action).where(AuditRecord.action.startswith("archive.export")))
+                      .scalars())
+    assert actions == {"archive.export", "archive.export.download"}

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
 from entrepot.actions import validate
-from entrepot.compliance.lexicon import Lexicon, Rule, check_regex
+from entrepot.actions.screening import CONTEXT_MESSAGES, Blocked, lexicon, screen  # noqa: F401 - callers use these names
+from entrepot.compliance.lexicon import check_regex
 from entrepot.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
 from entrepot.db.compliance import Flag, FlagNote, LexiconRule
-from entrepot.db.messaging import Conversation, Message
 
 KINDS = ("word", "phrase", "regex")
 SEVERITIES = ("low", "medium", "high")
 RULE_LANGUAGES = ("ko", "zh-Hans", "zh-Hant", "ja", "en")
-CONTEXT_MESSAGES = 3
-
-
-class Blocked(Forbidden):
-    """A rule set to block stopped the message; the sender is told why."""
 
 
 def _reviewer(actor: Principal) -> None:
@@ -67,53 +61,11 @@ def retire_rule(session: Session, actor: Principal, rule_id: int) -> None:
     rule = session.get(LexiconRule, rule_id)
     if rule is None or not rule.active:
         raise NotFound("No such rule.")
+    if rule.kind == "topic":
+        raise InvalidInput(
+            "The off-topic rule follows the settings; set offtopic_window to 0 to turn it off.")
     rule.active = False
     audit.append(session, "lexicon.retire", actor=actor, target_type="lexicon_rule", target_id=rule.id)
-
-
-_cache_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[object, ...], Lexicon]] = {}
-
-
-def lexicon(session: Session) -> Lexicon:
-    """The active rules, compiled once per change (keyed by newest id and count) and shared."""
-    stamp = tuple(session.execute(select(func.coalesce(func.max(LexiconRule.id), 0), func.count(),
-                                         func.max(LexiconRule.created_at))
-                                  .where(LexiconRule.active.is_(True))).one())
-    url = str(session.get_bind().url)
-    with _cache_lock:
-        cached = _cache.get(url)
-        if cached and cached[0] == stamp:
-            return cached[1]
-    rows = session.execute(select(LexiconRule).where(LexiconRule.active.is_(True))).scalars().all()
-    compiled = Lexicon([Rule(r.id, r.version, r.kind, r.pattern, r.language, r.severity, r.action, r.description)
-                        for r in rows])
-    with _cache_lock:
-        _cache[url] = (stamp, compiled)
-    return compiled
-
-
-def screen(session: Session, msg: Message, language: str | None) -> None:
-    """Run every rule on a message being sent, in its transaction: block it, or flag it for review."""
-    text = " ".join(filter(None, [msg.body, (msg.quote or {}).get("product") if msg.quote else None]))
-    if not text.strip():
-        return
-    matches = lexicon(session).match(text, language)
-    blocking = [m for m in matches if m.rule.action == "block"]
-    if blocking:
-        raise Blocked("This message was not sent: %(why)s", why=blocking[0].rule.description or blocking[0].matched)
-    if not matches:
-        return
-    conv = session.get(Conversation, msg.conversation_id)
-    assert conv is not None
-    before = session.execute(select(Message).where(Message.conversation_id == msg.conversation_id,
-                                                   Message.id < msg.id).order_by(Message.id.desc())
-                             .limit(CONTEXT_MESSAGES)).scalars().all()
-    context = [{"message_id": m.id, "sender_id": m.sender_id, "body": m.body} for m in reversed(before)]
-    for m in matches:
-        session.add(Flag(message_id=msg.id, conversation_id=msg.conversation_id, enterprise_id=conv.enterprise_id,
-                         sender_id=msg.sender_id, rule_id=m.rule.id, rule_version=m.rule.version,
-                         severity=m.rule.severity, matched=m.matched, span=[m.start, m.end], context=context))
 
 
 TRANSITIONS = {
@@ -131,7 +83,8 @@ def act_on_flag(session: Session, actor: Principal, flag_id: int, action: str, n
     _reviewer(actor)
     if action not in TRANSITIONS:
         raise InvalidInput("Unknown action.", field="action")
-    flag = session.get(Flag, flag_id)
+    flag = session.execute(select(Flag).where(Flag.id == flag_id, policy.review_clause(actor, Flag.enterprise_id))
+                           ).scalar_one_or_none()  # a flag outside the reviewer's scope is not there
     if flag is None:
         raise NotFound("No such flag.")
     allowed, target = TRANSITIONS[action]

@@ -3,6 +3,11 @@
 Each record stores the hash of its predecessor and a hash over its own fields, so editing a row breaks
 its own hash and deleting one breaks the link of the next. `chain_heads` keeps the newest seq and hash
 per chain, which catches a deleted tail, and is the row appenders lock so two writers never fork a chain.
+
+Only the retention job removes records, and only a chain's oldest ones (`cut_prefix`): the chain head
+keeps the seq and hash of the last record removed, verification starts from that checkpoint, and the
+audit trail gets a record naming the removed seq range and hashes. A checkpoint that does not match the
+audit trail's newest record for its chain is reported like any other break.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,6 +30,8 @@ from entrepot.db.tables import ArchiveRecord, AuditRecord, ChainedRecord, ChainH
 GENESIS = "0" * 64
 MAIN_CHAIN = "main"
 ARCHIVE_PREFIX = "conversation:"
+#: The audit trail's record of a cut: details name the chain's removed seq range and hashes.
+PRUNE_ACTION = "archive.prune"
 
 
 def record_hash(fields: dict[str, Any]) -> str:
@@ -106,33 +113,103 @@ def model_for(chain: str) -> type[ChainedRecord]:
     return ArchiveRecord if chain.startswith(ARCHIVE_PREFIX) else AuditRecord
 
 
-def verify_chain(session: Session, chain: str = MAIN_CHAIN) -> ChainReport:
-    """Walk one chain in order and report the first record that does not fit."""
-    expected_prev, expected_seq, checked = GENESIS, 1, 0
+def _problem(rec: ChainedRecord, expected_seq: int, expected_prev: str) -> str | None:
+    if rec.seq != expected_seq:
+        return f"record {expected_seq} is missing"
+    if rec.prev_hash != expected_prev:
+        return "link to the previous record is broken"
+    if record_hash(_hashed_fields(rec)) != rec.hash:
+        return "record content does not match its hash"
+    return None
+
+
+Checkpoint = tuple[int, str]  # (seq, hash) of the last record removed from a chain
+_NO_CUT: Checkpoint = (0, GENESIS)
+
+
+def _trail_checkpoints(session: Session, chain: str | None = None) -> dict[str, Checkpoint]:
+    """The newest cut of each chain (or of one) as the audit trail records it."""
+    query = (select(AuditRecord.target_id, AuditRecord.details["to_seq"].as_integer(),
+                    AuditRecord.details["last_hash"].as_string())
+             .where(AuditRecord.chain == MAIN_CHAIN, AuditRecord.action == PRUNE_ACTION).order_by(AuditRecord.seq))
+    if chain is not None:
+        query = query.where(AuditRecord.target_id == chain)
+    return {str(c): (int(seq), str(h)) for c, seq, h in session.execute(query.execution_options(yield_per=2000))}
+
+
+def verify_chain(session: Session, chain: str = MAIN_CHAIN, checkpoint: Checkpoint | None = None) -> ChainReport:
+    """Walk one chain in order from its checkpoint and report the first record that does not fit.
+    `checkpoint` is the audit trail's newest cut of this chain; looked up when not given."""
+    head = session.get(ChainHead, chain)
+    base: Checkpoint = (head.base_seq, head.base_hash) if head is not None else _NO_CUT
+    trail = checkpoint if checkpoint is not None else _trail_checkpoints(session, chain).get(chain, _NO_CUT)
+    if base != trail:
+        return ChainReport(chain, 0, False, base[0] + 1, None,
+                           "the retention checkpoint does not match the audit trail")
+    expected_seq, expected_prev, checked = base[0] + 1, base[1], 0
     model = model_for(chain)
     rows: Iterable[ChainedRecord] = session.execute(
         select(model).where(model.chain == chain).order_by(model.seq).execution_options(yield_per=2000)
     ).scalars()
     for rec in rows:
-        problem = None
-        if rec.seq != expected_seq:
-            problem = f"record {expected_seq} is missing"
-        elif rec.prev_hash != expected_prev:
-            problem = "link to the previous record is broken"
-        elif record_hash(_hashed_fields(rec)) != rec.hash:
-            problem = "record content does not match its hash"
+        problem = _problem(rec, expected_seq, expected_prev)
         if problem:
             return ChainReport(chain, checked, False, rec.seq, rec.id, problem)
         expected_prev, expected_seq, checked = rec.hash, rec.seq + 1, checked + 1
-    head = session.get(ChainHead, chain)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
         return ChainReport(chain, checked, False, expected_seq, None, "records after the last one were removed")
     return ChainReport(chain, checked, True)
 
 
 def verify_all(session: Session) -> list[ChainReport]:
-    """The audit trail and every conversation's archive chain."""
-    chains = set(session.execute(select(ChainHead.chain)).scalars())
+    """The audit trail and every conversation's archive chain, including chains cut to nothing."""
+    trail = _trail_checkpoints(session)
+    chains = set(session.execute(select(ChainHead.chain)).scalars()) | set(trail)
     chains |= set(session.execute(select(AuditRecord.chain).distinct()).scalars())
     chains |= set(session.execute(select(ArchiveRecord.chain).distinct()).scalars())
-    return [verify_chain(session, c) for c in sorted(chains)]
+    return [verify_chain(session, c, trail.get(c, _NO_CUT)) for c in sorted(chains)]
+
+
+class BrokenChain(Exception):
+    """Records about to be cut do not verify: cutting them would destroy the evidence."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    chain: str
+    from_seq: int
+    to_seq: int
+    last_hash: str
+    hashes: list[str]
+    #: The removed records' details, for the caller to release what they referenced.
+    details: list[dict[str, Any]]
+
+
+def cut_prefix(session: Session, chain: str, before: datetime, limit: int) -> Cut | None:
+    """Remove up to `limit` of the chain's oldest records made before `before`, in the caller's
+    transaction, and move the chain's checkpoint past them. Records are checked before they go, so a
+    tampered record is never cut away; the caller writes the audit record (`PRUNE_ACTION`)."""
+    head = _lock_head(session, chain)
+    if (head.base_seq, head.base_hash) != _trail_checkpoints(session, chain).get(chain, _NO_CUT):
+        # A moved checkpoint hides removed records: cutting on from it would make it agree again.
+        raise BrokenChain(f"{chain}: the retention checkpoint does not match the audit trail")
+    model = model_for(chain)
+    rows = session.execute(select(model).where(model.chain == chain, model.seq > head.base_seq)
+                           .order_by(model.seq).limit(limit)).scalars().all()
+    expected_seq, expected_prev = head.base_seq + 1, head.base_hash
+    cut: list[ChainedRecord] = []
+    for rec in rows:
+        if rec.at >= before:
+            break  # a prefix only: a record still kept stops the cut
+        problem = _problem(rec, expected_seq, expected_prev)
+        if problem:
+            raise BrokenChain(f"{chain}: {problem} at record {rec.seq}")
+        cut.append(rec)
+        expected_seq, expected_prev = rec.seq + 1, rec.hash
+    if not cut:
+        return None
+    result = Cut(chain, cut[0].seq, cut[-1].seq, cut[-1].hash, [r.hash for r in cut], [r.details for r in cut])
+    session.execute(delete(model).where(model.id.in_([r.id for r in cut])))
+    head.base_seq, head.base_hash = result.to_seq, result.last_hash
+    session.flush()
+    return result

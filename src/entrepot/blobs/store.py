@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -54,9 +55,12 @@ class BlobWriter:
         self._file.close()
         digest = self._hash.hexdigest()
         target = self.store.path(digest)
-        if target.exists():
+        try:
+            # Already held: touch it, so the retention job's blob cleanup (which spares recently
+            # touched files) cannot remove it while the row that will use it is being written.
+            os.utime(target)
             self._path.unlink()
-        else:
+        except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._path, target)
             _fsync_dir(target.parent)
@@ -122,3 +126,20 @@ class BlobStore:
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+    def remove_if_idle(self, digest: str, idle_s: float) -> bool:
+        """Remove a blob nobody wrote or re-stored for `idle_s` seconds. The file is first moved
+        aside, then its time checked: a writer that stored the same content meanwhile either touched
+        it before the move (it is put back) or found it gone and wrote its own copy."""
+        target = self.path(digest)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        aside = self.tmp_dir / f"removing-{digest}-{os.getpid()}"
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            return False
+        if aside.stat().st_mtime > time.time() - idle_s:
+            os.replace(aside, target)
+            return False
+        aside.unlink()
+        return True

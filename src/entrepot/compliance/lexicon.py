@@ -2,24 +2,45 @@
 
 Words and phrases are matched on the search analysers' tokens, so Korean particles ("밀수를" still
 matches 밀수), Chinese without spaces and traditional/simplified variants match as a reader expects.
-Regular expressions run on the normalised text with a time limit; a pattern that can run away is
-refused when it is saved.
+Every word and phrase rule sits in one index keyed by its first token: a message's tokens are looked
+up once each and only the rules found there are checked for the rest of their phrase, so the cost
+hardly grows with the number of rules. Regular expressions run on the normalised text with a time
+limit: those that can share a pass are joined into a few alternations that tell, in one search,
+whether any of their members can match; only then are the members run one by one. A pattern that can
+run away is refused when it is saved.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
-from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import regex
 
 from entrepot.core.errors import InvalidInput
-from entrepot.search.analyzers import get_analyzer
+from entrepot.search.analyzers import (
+    AnalyzerConfig,
+    KoreanAnalyzer,
+    Lazy,
+    MultilingualAnalyzer,
+    fold_traditional,
+)
+from entrepot.search.analyzers.korean import KIWI, _content
 from entrepot.search.tokens import fts_tokens
 
 REGEX_TIMEOUT_S = 0.05
 SAVE_PROBES = ["a" * 5000 + "!", "가" * 3000 + "?", "x " * 3000, "0" * 5000]
+REGEX_CHUNK = 64  # members per joined pattern: bigger chunks mean fewer passes but costlier fallbacks
+TOKEN_KINDS = ("word", "phrase")
+_FLAGS = regex.IGNORECASE | regex.UNICODE
+# Constructs that change meaning when a pattern is embedded in a larger one: back-references and
+# group names (numbers shift, names collide), recursion, and inline flags that apply to the whole.
+_NOT_JOINABLE = regex.compile(r"\\[1-9]|\\g|\(\?P?[<=&>]|\(\?[0-9R]|\(\?[a-zA-Z]+\)|\(\?\(")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,68 +63,220 @@ class Match:
     end: int
 
 
-def _tokens(text: str) -> list[str]:
-    return fts_tokens(get_analyzer("multilingual").analyze_query(text).terms)
+class _Korean(KoreanAnalyzer):
+    """Kiwi in the calling thread for a message's few Korean runs: its batch mode hands each call to a
+    worker thread, which costs more than the analysis itself for one short text (and far more when
+    the machine is busy)."""
+
+    def tokens_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        if len(texts) > 4:
+            return super().tokens_batch(texts)
+        kiwi = KIWI.get()
+        return [_content(kiwi.tokenize(t)) for t in texts]
+
+
+def _matching_analyzer() -> MultilingualAnalyzer:
+    # Search's analysers without its search-only extras (single-character grams, the dictionary-only
+    # second split of Chinese words): the token stream keeps the text's order, so phrases stay adjacent.
+    analyzer = MultilingualAnalyzer(AnalyzerConfig(grams="none", chinese_plain_too=False))
+    analyzer.korean = _Korean()
+    return analyzer
+
+
+_ANALYZER: Lazy[MultilingualAnalyzer] = Lazy(_matching_analyzer)
+
+
+def tokens_of(text: str) -> list[str]:
+    """The text's tokens in order, repeats kept (rules and messages go through the same function)."""
+    return fts_tokens(_ANALYZER.get().index_batch([text])[0].terms)
+
+
+def tokens_of_many(texts: Sequence[str]) -> list[list[str]]:
+    """tokens_of for many texts at once (one Kiwi call for all their Korean)."""
+    return [fts_tokens(doc.terms) for doc in _ANALYZER.get().index_batch(list(texts))]
+
+
+def language_family(language: str | None) -> str | None:
+    """zh-Hans and zh-Hant are one language for rules: folding makes either script match the other."""
+    return "zh" if language and language.startswith("zh") else language
 
 
 def check_regex(pattern: str) -> None:
     """Refuse invalid patterns and ones that take too long on hostile input."""
     try:
-        compiled = regex.compile(pattern, regex.IGNORECASE | regex.UNICODE)
+        compiled = regex.compile(pattern, _FLAGS)
     except regex.error as exc:
-        raise InvalidInput("This regular expression is not valid: %(why)s", field="pattern", why=str(exc)[:120]) from exc
+        raise InvalidInput(
+            "This regular expression is not valid: %(why)s", field="pattern", why=str(exc)[:120]
+        ) from exc
     for probe in SAVE_PROBES:
         try:
             compiled.search(probe, timeout=REGEX_TIMEOUT_S)
         except TimeoutError as exc:
-            raise InvalidInput("This regular expression can take too long; write it more simply.",
-                               field="pattern") from exc
+            raise InvalidInput(
+                "This regular expression can take too long; write it more simply.", field="pattern"
+            ) from exc
+
+
+class PhraseIndex(Generic[T]):
+    """Token sequences keyed by their first token: finds every occurrence of every entry in one pass."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+
+    def add(self, tokens: Sequence[str], payload: T) -> None:
+        if tokens:
+            self._first.setdefault(tokens[0], []).append((tuple(tokens), payload))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._first.values())
+
+    def find(self, tokens: Sequence[str]) -> Iterator[tuple[int, int, T]]:
+        """(position, length, payload) of each occurrence, in text order."""
+        first = self._first
+        n = len(tokens)
+        for i, tok in enumerate(tokens):
+            candidates = first.get(tok)
+            if candidates is None:
+                continue
+            for seq, payload in candidates:
+                k = len(seq)
+                if k == 1 or (i + k <= n and all(tokens[i + j] == seq[j] for j in range(1, k))):
+                    yield i, k, payload
+
+
+@dataclass(frozen=True)
+class _Node:
+    """Regex rules as a tree of joined patterns: a node's pattern matches somewhere iff one of its
+    members does, so a text that matches none costs one search per root, and a hit is traced down to
+    its rules in a few more."""
+
+    pattern: regex.Pattern[str]
+    rule: Rule | None = None  # a leaf: one rule's own pattern
+    children: tuple[_Node, ...] = ()
+
+    def search(self, text: str, out: dict[int, Match]) -> None:
+        m = _search(self.pattern, text)
+        if m is None:
+            return
+        if self.rule is not None:
+            if m:
+                out[self.rule.id] = Match(self.rule, m.group(0)[:500], m.start(), m.end())
+            return
+        for child in self.children:  # a hit, or a timeout: look closer
+            child.search(text, out)
+
+
+def _tree(members: Sequence[tuple[Rule, regex.Pattern[str]]]) -> _Node:
+    if len(members) == 1:
+        rule, pattern = members[0]
+        return _Node(pattern, rule)
+    mid = len(members) // 2
+    children = (_tree(members[:mid]), _tree(members[mid:]))
+    try:
+        joined = regex.compile("|".join(f"(?:{r.pattern})" for r, _ in members), _FLAGS)
+    except regex.error:  # a combination the engine refuses: always look at both halves
+        joined = regex.compile("", _FLAGS)
+    return _Node(joined, None, children)
+
+
+def _roots(rules: list[tuple[Rule, regex.Pattern[str]]]) -> list[_Node]:
+    joinable = [(r, p) for r, p in rules if not _NOT_JOINABLE.search(r.pattern)]
+    alone = [_tree([(r, p)]) for r, p in rules if _NOT_JOINABLE.search(r.pattern)]
+    return [_tree(joinable[i : i + REGEX_CHUNK]) for i in range(0, len(joinable), REGEX_CHUNK)] + alone
+
+
+def _search(pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None | bool:
+    """The match, None, or False when the time limit ran out (saved rules pass the probes, so rarely)."""
+    try:
+        return pattern.search(text, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        return False
 
 
 class Lexicon:
-    """A compiled rule set; token rules indexed by their first token, so 1,000 rules cost little."""
+    """A compiled rule set: one token index for words and phrases, joined passes for the regexes."""
 
-    def __init__(self, rules: list[Rule]) -> None:
-        self.by_first: dict[str, list[tuple[Rule, tuple[str, ...]]]] = defaultdict(list)
-        self.regexes: list[tuple[Rule, regex.Pattern[str]]] = []
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.index: PhraseIndex[Rule] = PhraseIndex()
+        by_language: dict[str | None, list[tuple[Rule, regex.Pattern[str]]]] = {}
+        self.rules: list[Rule] = []
         for rule in rules:
             if rule.kind == "regex":
-                self.regexes.append((rule, regex.compile(rule.pattern, regex.IGNORECASE | regex.UNICODE)))
+                compiled = regex.compile(rule.pattern, _FLAGS)
+                by_language.setdefault(language_family(rule.language), []).append((rule, compiled))
+            elif rule.kind in TOKEN_KINDS:
+                self.index.add(tokens_of(rule.pattern), rule)
             else:
-                tokens = tuple(_tokens(rule.pattern))
-                if tokens:
-                    self.by_first[tokens[0]].append((rule, tokens))
+                continue  # other kinds (the off-topic rule) are not text patterns
+            self.rules.append(rule)
+        self.regex_roots = {lang: _roots(members) for lang, members in by_language.items()}
 
-    def match(self, text: str, language: str | None = None) -> list[Match]:
-        found: list[Match] = []
-        tokens = _tokens(text)
-        for i, tok in enumerate(tokens):
-            for rule, seq in self.by_first.get(tok, ()):
-                if tokens[i:i + len(seq)] == list(seq) and rule.language in (None, language):
-                    found.append(Match(rule, *_locate(text, seq)))
-        normalised = unicodedata.normalize("NFKC", text)
-        for rule, pattern in self.regexes:
-            if rule.language not in (None, language):
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(
+        self, text: str, language: str | None = None, tokens: Sequence[str] | None = None
+    ) -> list[Match]:
+        """Each matching rule once, at its first occurrence, ordered by position. `tokens` (from
+        tokens_of) saves analysing the text again when the caller has them already."""
+        family = language_family(language)
+        found: dict[int, Match] = {}
+        toks = tokens_of(text) if tokens is None else tokens
+        folded: tuple[str, list[int]] | None = None
+        for pos, length, rule in self.index.find(toks):
+            if rule.id in found or (rule.language is not None and language_family(rule.language) != family):
                 continue
-            try:
-                m = pattern.search(normalised, timeout=REGEX_TIMEOUT_S)
-            except TimeoutError:
-                continue  # cannot happen for saved rules; never let one message stall sending
-            if m:
-                found.append(Match(rule, m.group(0)[:500], m.start(), m.end()))
-        unique = {(m.rule.id, m.start): m for m in found}
-        return sorted(unique.values(), key=lambda m: (m.start, m.rule.id))
+            folded = folded or fold(text)
+            found[rule.id] = Match(rule, *locate(text, toks[pos : pos + length], folded))
+        normalised = unicodedata.normalize("NFKC", text)
+        for key in dict.fromkeys((None, family)):
+            for root in self.regex_roots.get(key, ()):
+                root.search(normalised, found)
+        return sorted(found.values(), key=lambda m: (m.start, m.rule.id))
 
 
-def _locate(text: str, seq: tuple[str, ...]) -> tuple[str, int, int]:
-    """Where in the original text the matched words are, for the reviewer's highlight."""
-    from entrepot.search.snippets import _fold, _spans
+@functools.lru_cache(maxsize=8192)
+def _locators(seq: tuple[str, ...]) -> tuple[regex.Pattern[str], ...]:
+    """The whole sequence (words up to 8 characters apart), then each word alone."""
+    gap = r"[\s\S]{0,8}?"
+    return tuple(
+        regex.compile(p)
+        for p in (gap.join(_token_pattern(t) for t in seq), *(_token_pattern(t) for t in seq))
+    )
 
-    folded, index = _fold(text)
-    spans = [(index[a], index[b - 1] + 1) for a, b in _spans(folded, list(seq)) if b <= len(index)]
-    if not spans:
-        return " ".join(seq)[:500], 0, 0
-    start, end = min(a for a, _ in spans), max(b for _, b in spans)
-    if end - start > 500:
-        end = spans[0][1]
-    return text[start:end], start, end
+
+def _token_pattern(token: str) -> str:
+    if token.isascii() and token.isalnum():
+        return r"(?<![0-9a-z])" + regex.escape(token) + r"[0-9a-z]*"  # Latin stems: the whole word
+    return regex.escape(token)
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """The text as the analysers see it (NFKC, case folded, simplified Chinese) and, for each folded
+    character, the index of the original one."""
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    whole = unicodedata.normalize("NFKC", text).casefold()
+    if len(whole) == len(text):  # nothing changed length: the characters still line up one to one
+        simplified = fold_traditional(whole)
+        return (simplified if len(simplified) == len(whole) else whole), list(range(len(text)))
+    from entrepot.search.snippets import _fold
+
+    return _fold(text)
+
+
+def locate(
+    text: str, seq: Sequence[str], folded: tuple[str, list[int]] | None = None
+) -> tuple[str, int, int]:
+    """Where in the original text the matched words first occur, for the reviewer's highlight.
+    Words may be separated by spaces, punctuation or (Korean) particles; a stem the text does not
+    contain literally (irregular verbs) falls back to the first word that can be found."""
+    folded_text, index = folded or fold(text)
+    for pattern in _locators(tuple(seq)):
+        m = pattern.search(folded_text)
+        if m and m.end() <= len(index) and m.end() > m.start():
+            start, end = index[m.start()], index[m.end() - 1] + 1
+            end = min(end, start + 500)
+            return text[start:end], start, end
+    return " ".join(seq)[:500], 0, 0

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     #: Pages whose OCR confidence is below this are listed for a librarian to check or rescan.
     ocr_review_confidence: float = 70.0
     totp_issuer: str = "Entrepot"
+    #: The off-topic rule: a conversation whose last `offtopic_window` scored messages have a mean trade
+    #: score below `offtopic_threshold` is flagged once per drift. 0 turns the rule off.
+    offtopic_window: int = Field(default=8, ge=0, le=100)
+    offtopic_threshold: float = Field(default=0.12, gt=0, lt=1)
 
     @field_validator("default_language")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entrepot.db.base import Base, UTCDateTime, utcnow
@@ -48,6 +48,10 @@ class Flag(Base):
     matched: Mapped[str] = mapped_column(String(500))
     span: Mapped[list[int]] = mapped_column(JSON)  # [start, end) in the message text
     context: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: Why, beyond the span: {"source": "attachment", "file", "page", "excerpt", "excerpt_span"} when the
+    #: match is in an attachment's text (the span is then in that page's text); {"source": "topic",
+    #: "mean", "threshold", "window": [{"message_id", "score"}...]} for the off-topic rule.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(12), default="open")  # open | claimed | escalated | cleared
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -63,3 +67,28 @@ class FlagNote(Base):
     action: Mapped[str] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TopicScore(Base):
+    """How much a message sounded like trade (compliance.topic); messages too short to tell have none."""
+
+    __tablename__ = "topic_scores"
+    __table_args__ = (Index("ix_topic_scores_conversation_message", "conversation_id", "message_id"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True,
+                                            autoincrement=False)
+    conversation_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class TopicState(Base):
+    """Whether a conversation is in an off-topic episode: the rule flags when one starts, not again
+    until the conversation has come back to trade."""
+
+    __tablename__ = "topic_states"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
+                                                 primary_key=True, autoincrement=False)
+    drifting: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -193,7 +193,9 @@ class AuditRecord(ChainedRecord, Base):
     """The audit trail: sign-ins, approvals, administration, classified reads."""
 
     __tablename__ = "audit_records"
-    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_records_chain_seq"),)
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_records_chain_seq"),
+                      # The retention job's cuts of one chain, looked up before each cut and by the verifier.
+                      Index("ix_audit_records_action_target", "action", "target_id"))
 
 
 class ArchiveRecord(ChainedRecord, Base):
@@ -205,13 +207,17 @@ class ArchiveRecord(ChainedRecord, Base):
 
 
 class ChainHead(Base):
-    """The newest record of each hash chain: the row appenders lock, and what catches a deleted tail."""
+    """The newest record of each hash chain: the row appenders lock, and what catches a deleted tail.
+    `base_seq`/`base_hash` are the last record the retention job removed (0 and the genesis hash if
+    none): verification starts from there, and the audit trail names the same checkpoint."""
 
     __tablename__ = "chain_heads"
 
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    base_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    base_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
 
 class Job(Base):

@@ -9,8 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from entrepot import policy
 from entrepot.audit.chain import ARCHIVE_PREFIX
+from entrepot.core.errors import Forbidden, NotFound
+from entrepot.core.types import Principal
 from entrepot.db.compliance import Flag, FlagNote, LexiconRule
+from entrepot.db.messaging import Conversation
 from entrepot.db.tables import ArchiveRecord, Enterprise, User
 
 
@@ -25,9 +29,11 @@ class FlagFilter:
     until: datetime | None = None
 
 
-def flags(session: Session, f: FlagFilter, limit: int = 300) -> list[tuple[Flag, LexiconRule, User, Enterprise]]:
+def flags(session: Session, principal: Principal, f: FlagFilter,
+          limit: int = 300) -> list[tuple[Flag, LexiconRule, User, Enterprise]]:
     query = (select(Flag, LexiconRule, User, Enterprise).join(LexiconRule, LexiconRule.id == Flag.rule_id)
-             .join(User, User.id == Flag.sender_id).join(Enterprise, Enterprise.id == Flag.enterprise_id))
+             .join(User, User.id == Flag.sender_id).join(Enterprise, Enterprise.id == Flag.enterprise_id)
+             .where(policy.review_clause(principal, Flag.enterprise_id)))
     if f.state:
         query = query.where(Flag.state == f.state)
     if f.severity:
@@ -45,6 +51,31 @@ def flags(session: Session, f: FlagFilter, limit: int = 300) -> list[tuple[Flag,
     return [tuple(r) for r in session.execute(query.order_by(Flag.id.desc()).limit(limit)).unique().all()]  # type: ignore[misc]
 
 
+def flag(session: Session, principal: Principal, flag_id: int) -> Flag:
+    """A flag of an enterprise the reviewer covers; any other is a 404."""
+    row = session.execute(select(Flag).where(Flag.id == flag_id, policy.review_clause(principal, Flag.enterprise_id))
+                          ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("No such flag.")
+    return row
+
+
+def reviewable_enterprises(session: Session, principal: Principal) -> list[Enterprise]:
+    return list(session.execute(select(Enterprise).where(policy.review_clause(principal, Enterprise.id))
+                                .order_by(Enterprise.name)).scalars())
+
+
+def conversation(session: Session, principal: Principal, conversation_id: int) -> Conversation:
+    """The conversation a reviewer asks to read: 404 if missing, 403 if outside their scope."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound("No such conversation.")
+    decision = policy.may_review_enterprise(session, principal, conv.enterprise_id)
+    if not decision:
+        raise Forbidden(decision.reason or "This is outside your review scope.")
+    return conv
+
+
 def notes(session: Session, flag_id: int) -> list[tuple[FlagNote, str]]:
     return [(n, name) for n, name in session.execute(
         select(FlagNote, User.username).join(User, User.id == FlagNote.author_id)
@@ -54,6 +85,12 @@ def notes(session: Session, flag_id: int) -> list[tuple[FlagNote, str]]:
 def rules(session: Session) -> list[LexiconRule]:
     return list(session.execute(select(LexiconRule).order_by(LexiconRule.active.desc(), LexiconRule.name,
                                                              LexiconRule.version.desc())).scalars())
+
+
+def _pruned(mid: int, rec: ArchiveRecord, body: str | None) -> dict[str, Any]:
+    """A message whose original record the retention job removed, known from a later edit or deletion."""
+    return {"message_id": mid, "body": body, "kind": "text", "sender": rec.actor_name, "at": None, "history": [],
+            "deleted_at": None, "original_removed": True}
 
 
 def conversation_at(session: Session, conversation_id: int, at: datetime | None) -> list[dict[str, Any]]:
@@ -67,9 +104,10 @@ def conversation_at(session: Session, conversation_id: int, at: datetime | None)
         mid = d.get("message_id")
         if rec.action.startswith("message.") and rec.action not in ("message.edit", "message.delete") and mid:
             messages[mid] = {**d, "sender": rec.actor_name, "at": rec.at, "history": [], "deleted_at": None}
-        elif rec.action == "message.edit" and mid in messages:
-            messages[mid]["history"].append({"at": rec.at, "before": d.get("before"), "after": d.get("after")})
-            messages[mid]["body"] = d.get("after")
-        elif rec.action == "message.delete" and mid in messages:
-            messages[mid]["deleted_at"] = rec.at
+        elif rec.action == "message.edit" and mid:
+            m = messages.setdefault(mid, _pruned(mid, rec, d.get("before")))
+            m["history"].append({"at": rec.at, "before": d.get("before"), "after": d.get("after")})
+            m["body"] = d.get("after")
+        elif rec.action == "message.delete" and mid:
+            messages.setdefault(mid, _pruned(mid, rec, d.get("body")))["deleted_at"] = rec.at
     return list(messages.values())

@@ -1,21 +1,66 @@
-"""Housekeeping: expired sessions and old login attempts leave the database."""
+"""Housekeeping: expired sessions, old login attempts and old exports leave; the nightly retention run."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from entrepot.core.config import Settings
 from entrepot.db import Database
-from entrepot.db.tables import LoginAttempt, WebSession
+from entrepot.db.tables import Job, LoginAttempt, WebSession
+
+RETENTION_JOB = "compliance.retention"
+#: The retention run starts once a day, at the first worker pass after this hour (UTC).
+RETENTION_HOUR_UTC = 2
 
 
 def cleanup(db: Database, settings: Settings, _payload: dict[str, Any]) -> dict[str, int]:
+    from entrepot.workers.exports import expire_exports
+
     with db.write() as session:
-        return _cleanup(session, settings)
+        done = _cleanup(session, settings)
+    return {**done, "exports": expire_exports(db, settings)}
+
+
+def retention(db: Database, settings: Settings, job_id: int | None = None) -> dict[str, Any]:
+    import time
+
+    from entrepot import jobs
+    from entrepot.blobs import BlobStore
+    from entrepot.compliance import retention as run
+
+    renewed = time.monotonic()
+
+    def heartbeat() -> None:  # a long run keeps its job: no other worker starts a second one
+        nonlocal renewed
+        if job_id is not None and time.monotonic() - renewed > 30:
+            with db.write() as s:
+                jobs.renew(s, job_id, settings.job_lease_seconds)
+            renewed = time.monotonic()
+
+    report = run.run(db, BlobStore(settings.blob_dir), heartbeat=heartbeat)
+    return {"records": report.records, "messages": report.messages, "blobs": report.blobs,
+            "held": len(report.held), "broken": report.broken}
+
+
+def schedule_retention(session: Session, now: datetime | None = None) -> bool:
+    """Queue tonight's retention run unless one was queued since the last scheduled time. Every
+    worker calls this: SQLite's write transaction, or an advisory lock on PostgreSQL, keeps it to one."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7007)"))
+    now = now or datetime.now(UTC)
+    slot = now.replace(hour=RETENTION_HOUR_UTC, minute=0, second=0, microsecond=0)
+    if slot > now:
+        slot -= timedelta(days=1)
+    from entrepot import jobs
+
+    if session.execute(select(exists().where(Job.kind == RETENTION_JOB, Job.created_at >= slot))).scalar():
+        return False
+    jobs.enqueue(session, RETENTION_JOB, max_attempts=1)
+    return True
 
 
 def _cleanup(session: Session, settings: Settings) -> dict[str, int]:

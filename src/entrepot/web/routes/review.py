@@ -8,18 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from starlette.background import BackgroundTask
-from starlette.responses import FileResponse
-
-from entrepot import audit
 from entrepot.actions import compliance
-from entrepot.blobs import BlobStore
-from entrepot.compliance import export as export_mod
-from entrepot.core.errors import EntrepotError, InvalidInput, NotFound
-from entrepot.db.compliance import Flag
+from entrepot.core.errors import EntrepotError, InvalidInput
 from entrepot.db.messaging import Message
-from entrepot.queries import accounts as account_queries
 from entrepot.queries import compliance as q
+from entrepot.queries import retention as retention_queries
+from entrepot.search import messages as message_search
 from entrepot.web.render import page, redirect
 from entrepot.web.routes._forms import CsrfField, Review
 
@@ -38,13 +32,18 @@ def _when(value: str | None, field: str) -> datetime | None:
 
 @router.get("/review")
 def queue(ctx: Review, state: Opt = "open", severity: Opt = None, rule: Opt = None,
-          enterprise: int | None = None, sender: Opt = None, since: Opt = None, until: Opt = None) -> Response:
+          enterprise: int | None = None, sender: Opt = None, since: Opt = None, until: Opt = None,
+          rows_only: bool = False) -> Response:
+    """The flag queue of the enterprises the reviewer covers; the page polls `rows_only` to stay live."""
+    assert ctx.principal is not None
     f = q.FlagFilter(state=state or None, severity=severity or None, rule_key=rule or None, enterprise_id=enterprise,
                      sender=sender or None, since=_when(since, "since"), until=_when(until, "until"))
     with ctx.db.read() as s:
-        rows = q.flags(s, f)
+        rows = q.flags(s, ctx.principal, f)
+        if rows_only:
+            return page(ctx, "_flag_rows.html", rows=rows)
         rules = q.rules(s)
-        enterprises = account_queries.list_enterprises(s)
+        enterprises = q.reviewable_enterprises(s, ctx.principal)
     return page(ctx, "review_queue.html", rows=rows, rules=rules, enterprises=enterprises, f=f,
                 filters={"state": state or "", "severity": severity or "", "rule": rule or "", "enterprise": enterprise,
                          "sender": sender or "", "since": since or "", "until": until or ""})
@@ -52,10 +51,9 @@ def queue(ctx: Review, state: Opt = "open", severity: Opt = None, rule: Opt = No
 
 @router.get("/review/flags/{flag_id}")
 def flag_detail(ctx: Review, flag_id: int, error: str | None = None) -> Response:
+    assert ctx.principal is not None
     with ctx.db.read() as s:
-        flag = s.get(Flag, flag_id)
-        if flag is None:
-            raise NotFound("No such flag.")
+        flag = q.flag(s, ctx.principal, flag_id)
         message = s.get(Message, flag.message_id)
         notes = q.notes(s, flag_id)
         rule = next(r for r in q.rules(s) if r.id == flag.rule_id)
@@ -71,9 +69,7 @@ def act(ctx: Review, csrf_token: CsrfField, flag_id: int, action: Annotated[str,
             compliance.act_on_flag(s, ctx.principal, flag_id, action, note, ip=ctx.ip)
     except EntrepotError as exc:
         with ctx.db.read() as s:
-            flag = s.get(Flag, flag_id)
-            if flag is None:
-                raise
+            flag = q.flag(s, ctx.principal, flag_id)
             return page(ctx, "flag.html", status_code=exc.status_code, flag=flag, message=s.get(Message, flag.message_id),
                         notes=q.notes(s, flag_id), rule=next(r for r in q.rules(s) if r.id == flag.rule_id),
                         error=ctx._(exc.message, **exc.params))
@@ -130,22 +126,19 @@ def retire(ctx: Review, csrf_token: CsrfField, rule_id: int) -> Response:
 @router.get("/review/conversations/{conversation_id}")
 def archive_view(ctx: Review, conversation_id: int, at: Opt = None) -> Response:
     """The conversation as it stood at `at` (default: now), edits and deletions included."""
-    with ctx.db.read() as s:
-        messages = q.conversation_at(s, conversation_id, _when(at, "at"))
-    return page(ctx, "archive.html", messages=messages, conversation_id=conversation_id, at=at or "")
-
-
-@router.get("/review/export")
-def export(ctx: Review, scope: Annotated[str, Query(max_length=16)], id: int, since: Opt = None,
-           until: Opt = None) -> Response:
-    """A ZIP of records.jsonl, one EML per chat message with attachments, and manifest.json; audited."""
     assert ctx.principal is not None
-    if scope not in ("conversation", "user", "enterprise"):
-        raise InvalidInput("Export a conversation, a user or an enterprise.", field="scope")
-    window = export_mod.Scope(scope, id, _when(since, "since"), _when(until, "until"))
-    with ctx.db.write() as s:
-        path, count = export_mod.write_export(s, window, BlobStore(ctx.settings.blob_dir))
-        audit.append(s, "archive.export", actor=ctx.principal, target_type=scope, target_id=id, ip=ctx.ip,
-                     details={"since": since, "until": until, "records": count})
-    return FileResponse(path, media_type="application/zip", filename=f"entrepot-{scope}-{id}.zip",
-                        background=BackgroundTask(path.unlink, missing_ok=True))
+    with ctx.db.read() as s:
+        q.conversation(s, ctx.principal, conversation_id)
+        messages = q.conversation_at(s, conversation_id, _when(at, "at"))
+        cut = retention_queries.cut_of(s, conversation_id)
+    return page(ctx, "archive.html", messages=messages, conversation_id=conversation_id, at=at or "", cut=cut)
+
+
+@router.get("/review/search")
+def archive_search(ctx: Review, q_text: Annotated[str, Query(alias="q", max_length=10_000)] = "") -> Response:
+    """The archive in the reviewer's scope, with the library's analysers; originals of edited and
+    deleted messages included (search.messages)."""
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        result = message_search.search_archive(s, ctx.principal, q_text) if q_text.strip() else None
+    return page(ctx, "archive_search.html", q=q_text, result=result)
