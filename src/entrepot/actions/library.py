@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from entrepot import audit, jobs, policy
 from entrepot.actions import validate
@@ -269,13 +269,17 @@ def classify(session: Session, actor: Principal, document_id: int, level: str | 
     return req
 
 
+#: The worker's writes touch a document's own columns only: skip loading its tags, countries and codes.
+_BARE = [lazyload("*")]
+
+
 def record_progress(session: Session, version_id: int, step: str, progress: int) -> None:
     version = session.get(DocumentVersion, version_id)
     if version is not None:
         version.step, version.progress = step, max(0, min(100, progress))
         if version.state == "queued":
             version.state = "processing"
-        doc = session.get(Document, version.document_id)
+        doc = session.get(Document, version.document_id, options=_BARE)
         if doc is not None and doc.current_version_id is None:
             doc.status = "processing"
 
@@ -286,7 +290,7 @@ def record_ingest(session: Session, version_id: int, result: IngestResult) -> Do
     version = session.get(DocumentVersion, version_id)
     if version is None:
         raise NotFound("No such version.")
-    doc = session.get(Document, version.document_id)
+    doc = session.get(Document, version.document_id, options=_BARE)
     assert doc is not None
     index = page_index(session)
     index.remove(session, _page_ids(session, [version.id]))
@@ -340,6 +344,6 @@ def record_failure(session: Session, version_id: int, error: str, final: bool) -
     version.error = error[:2000]
     version.state = "failed" if final else "queued"
     version.step = "failed" if final else "retrying"
-    doc = session.get(Document, version.document_id)
+    doc = session.get(Document, version.document_id, options=_BARE)
     if final and doc is not None and doc.current_version_id is None:
         doc.status = "failed"
