@@ -13,7 +13,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # System packages the service uses at run time (OCR, fonts, media); tests add the backends and a browser.
 RUNTIME_PKGS="python3 python3-venv python3-dev build-essential libmagic1 tesseract-ocr tesseract-ocr-eng
   tesseract-ocr-kor tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-jpn tesseract-ocr-osd ocrmypdf
-  ghostscript unpaper pngquant fonts-noto-cjk fonts-nanum ffmpeg"
+  ghostscript unpaper pngquant fonts-noto-cjk fonts-nanum ffmpeg postgresql-client"
 TEST_PKGS="postgresql redis-server chromium"
 
 missing_pkgs() {

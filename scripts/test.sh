@@ -24,6 +24,8 @@ if [ "${CI:-}" = "true" ] && [ ${#skipped[@]} -gt 0 ]; then
 fi
 
 failed=0
+echo "==> Static checks (bandit, import-linter, pip-audit)"
+bash scripts/check.sh || failed=1
 echo "==> Tests on SQLite"
 ENTREPOT_TEST_DB=sqlite .venv/bin/python -m pytest "$@" || failed=1
 if [ "$pg" = 1 ]; then

@@ -1,4 +1,4 @@
-"""The `entrepot` command: serve, worker, demo, admin, audit, db."""
+"""The `entrepot` command: serve, worker, demo, admin, audit, db, backup, restore, blobs."""
 
 from __future__ import annotations
 
@@ -280,7 +280,7 @@ def search() -> None:
 @search.command("reindex")
 @pass_env
 def search_reindex(env: Env) -> None:
-    """Rebuild the whole search index from the documents' current versions."""
+    """Rebuild the search indexes: documents' current versions, messages and the compliance archive."""
     from rich.progress import Progress
 
     from entrepot.search.reindex import reindex
@@ -290,6 +290,10 @@ def search_reindex(env: Env) -> None:
         task = bar.add_task("indexing pages", total=None)
         done = reindex(env.db, lambda n, total: bar.update(task, completed=n, total=total))
     click.echo(f"indexed {done} page(s)")
+    from entrepot.search import messages as message_search
+
+    messages, records = message_search.reindex(env.db)
+    click.echo(f"indexed {messages} message(s) and {records} archive record(s)")
 
 
 @main.group()
@@ -305,6 +309,98 @@ def db_upgrade(env: Env) -> None:
 
     env.migrate()
     click.echo(f"database at revision {current_revision(env.db.engine)}")
+
+
+def _progress_report(bar: Any) -> Any:
+    """A backup/restore progress callback drawing one rich task per phase."""
+    tasks: dict[str, Any] = {}
+    labels = {"database": "database", "blobs": "blob files", "verify": "checking hashes"}
+
+    def report(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    return report
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@pass_env
+def backup(env: Env, dest: Path) -> None:
+    """Copy the database and the blobs into the new folder DEST, with a manifest of sha256 hashes.
+    Safe while the service runs: the database copy is one consistent snapshot."""
+    from rich.progress import Progress
+
+    from entrepot.backup import BackupError, create_backup
+
+    try:
+        with Progress() as bar:
+            summary = create_backup(env.settings, dest, _progress_report(bar))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup of the {summary.backend} database ({summary.note}) and {summary.blobs} blob(s) in {dest}")
+    if summary.missing:
+        click.echo(f"WARNING: the database names {len(summary.missing)} blob(s) the data folder does not have, "
+                   f"e.g. {summary.missing[0]}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a target that already holds data.")
+@pass_env
+def restore(env: Env, src: Path, force: bool) -> None:
+    """Rebuild the data folder (and the PostgreSQL database, if configured) from the backup in SRC.
+    Stop the service first. Refuses a backup that does not match its manifest."""
+    from rich.progress import Progress
+
+    from entrepot.backup import BackupError, restore_backup
+
+    try:
+        with Progress() as bar:
+            summary = restore_backup(env.settings, src, force=force, report=_progress_report(bar))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored the {summary.backend} database and {summary.blobs} blob(s) from {src}")
+    if summary.leftover:
+        click.echo(f"{summary.leftover} blob(s) already here are not in the backup: `entrepot blobs gc` lists them")
+
+
+@main.group()
+def blobs() -> None:
+    """The blob folder."""
+
+
+@blobs.command("gc")
+@click.option("--delete", is_flag=True, help="Remove the orphans (default: only list them).")
+@click.option("--grace-hours", type=float, default=24.0, show_default=True,
+              help="Spare files written more recently than this (uploads and ingests in flight).")
+@pass_env
+def blobs_gc(env: Env, delete: bool, grace_hours: float) -> None:
+    """Find blobs no table references (left by crashes or failed uploads); dry run unless --delete."""
+    from entrepot.blobs import BlobStore
+    from entrepot.blobs.gc import find_orphans, remove_orphans
+    from entrepot.blobs.store import human_size
+
+    if grace_hours < 0:
+        raise click.BadParameter("must not be negative", param_hint="--grace-hours")
+    store, grace_s = BlobStore(env.settings.blob_dir), grace_hours * 3600
+    with env.db.read() as s:
+        orphans = find_orphans(store, s, grace_s)
+    for digest in orphans.digests:
+        click.echo(f"orphan {digest}")
+    for path in orphans.temp_files:
+        click.echo(f"stale temporary file {path.name}")
+    count = len(orphans.digests) + len(orphans.temp_files)
+    click.echo(f"{count} orphan file(s), {human_size(orphans.bytes)}, older than {grace_hours:g} h")
+    if orphans.missing:
+        click.echo(f"WARNING: {len(orphans.missing)} blob(s) named by the database are missing, "
+                   f"e.g. {orphans.missing[0]}", err=True)
+    if delete:
+        click.echo(f"removed {remove_orphans(store, orphans, grace_s)} file(s)")
+    elif count:
+        click.echo("dry run: nothing removed (pass --delete to remove them)")
 
 
 class _errors:

@@ -69,15 +69,16 @@ def voice_note(data: bytes) -> tuple[bytes, float]:
     without re-encoding writes it, then ffprobe can read it."""
     if not sniff(data, "").startswith("audio/"):
         raise InvalidInput("A voice note must be an audio recording.")
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+    ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    if ffmpeg is None or ffprobe is None:
         raise InvalidInput("Voice notes need ffmpeg on the server.")
     with tempfile.TemporaryDirectory(prefix="entrepot-voice-") as tmp:
         src, dst = Path(tmp) / "in", Path(tmp) / "out.webm"
         src.write_bytes(data)
         try:
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-c", "copy", str(dst)],  # noqa: S603,S607
+            subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(src), "-c", "copy", str(dst)],  # noqa: S603
                            check=True, capture_output=True, timeout=TOOL_TIMEOUT_S)
-            probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json",  # noqa: S603,S607
+            probe = subprocess.run([ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "json",  # noqa: S603
                                     str(dst)], check=True, capture_output=True, timeout=TOOL_TIMEOUT_S)
             seconds = float(json.loads(probe.stdout)["format"]["duration"])
         except (subprocess.SubprocessError, KeyError, ValueError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-API_TOKEN_PREFIX = "ent_"
+API_TOKEN_PREFIX = "ent_"  # nosec B105 # a visible prefix, not a secret
 
 
 def new_token(nbytes: int = 32) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
@@ -48,7 +48,9 @@ def create_enterprise(
         raise Forbidden("Only administrators can create enterprises.")
     name = validate.clean_text(name, "name", max_len=200)
     code = validate.country_code(country)
-    if session.execute(select(Enterprise.id).where(func.lower(Enterprise.name) == name.lower())).first():
+    # SQLite's lower() folds ASCII only: the exact name is compared too, or "DÜ" would pass the check.
+    same = or_(Enterprise.name == name, func.lower(Enterprise.name) == name.lower())
+    if session.execute(select(Enterprise.id).where(same)).first():
         raise Conflict("An enterprise with this name already exists.", field="name")
     ent = Enterprise(name=name, country=code, is_operator=is_operator)
     session.add(ent)

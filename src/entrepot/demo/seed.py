@@ -13,7 +13,7 @@ from entrepot.db import Database
 from entrepot.db.tables import Enterprise, User
 from entrepot.demo.documents import seed_documents
 
-DEMO_PASSWORD = "Demo-Entrepot-2026"
+DEMO_PASSWORD = "Demo-Entrepot-2026"  # nosec B105 # the published password of the demo accounts
 CENTRE = "Entrepot Centre"
 
 

@@ -127,7 +127,7 @@ def scan_noise(image: Image.Image, seed: int = 0, *, strength: float = 1.0) -> I
     """Simulate a mediocre scan: slight rotation, blur, gaussian noise, JPEG artefacts."""
     import numpy as np
 
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # nosec B311 # repeatable noise for test scans, not a secret
     img = image.convert("L")
     angle = rnd.uniform(0.4, 1.0) * strength * rnd.choice((-1, 1))
     img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)

@@ -58,7 +58,7 @@ def _open(data: bytes):  # noqa: ANN202 - pypdfium2 type
     import pypdfium2 as pdfium
 
     try:
-        return pdfium.PdfDocument(data, password="")
+        return pdfium.PdfDocument(data, password="")  # nosec B106 # opens PDFs without a password only
     except pdfium.PdfiumError as exc:
         if exc.err_code in (pdfium.raw.FPDF_ERR_PASSWORD, pdfium.raw.FPDF_ERR_SECURITY):
             raise InvalidInput(

@@ -5,6 +5,7 @@ about one object; the `*_clause` functions express the same answers as SQL so li
 filter inside the query.
 """
 
+from entrepot.policy.compliance import may_review_enterprise, review_clause
 from entrepot.policy.documents import (
     audited,
     document_clause,
@@ -16,7 +17,10 @@ from entrepot.policy.documents import (
 )
 from entrepot.policy.messaging import (
     conversation_clause,
+    has_left,
+    may_add_member,
     may_manage_members,
+    may_remove_member,
     may_participate,
     may_use_conversation,
     price_board_clause,
@@ -37,9 +41,14 @@ from entrepot.policy.rules import (
 
 __all__ = [
     "Action",
+    "may_review_enterprise",
+    "review_clause",
     "audited",
     "conversation_clause",
+    "has_left",
+    "may_add_member",
     "may_manage_members",
+    "may_remove_member",
     "may_participate",
     "may_use_conversation",
     "price_board_clause",

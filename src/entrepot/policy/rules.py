@@ -25,7 +25,7 @@ class Action(enum.StrEnum):
     LIBRARY = "library.read"  # browse and read, within clearance (per document: documents.py)
     LIBRARY_MANAGE = "library.manage"  # upload, describe, publish, the ingest board
     MESSAGING = "messaging"  # the messenger; per conversation: messaging.py
-    REVIEW = "compliance.review"  # the review queue, lexicon rules and the whole archive
+    REVIEW = "compliance.review"  # the review queue, lexicon rules, the archive (scope: compliance.py)
 
 
 _ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
@@ -134,6 +134,8 @@ def may_message(principal: Principal, other: User) -> Decision:
         return Decision(False, "This user cannot receive messages.")
     if other.enterprise_id != principal.enterprise_id:
         return Decision(False, "You can only message users of your own enterprise.")
+    if Role.REVIEWER.value in other.roles:  # they read the archive and never take part (messaging.py)
+        return Decision(False, "Compliance reviewers do not take part in conversations.")
     return ALLOW
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -80,3 +81,12 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _respond(request, 500, N_("Something went wrong on our side. The error was logged."))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        """A number or text the database cannot hold (an id past 64 bits, say) is the caller's mistake."""
+        if isinstance(exc, OverflowError) and "SQLite INTEGER" not in str(exc):
+            return await unexpected(request, exc)
+        log.warning("value out of the database's range on %s %s", request.method, request.url.path)
+        return _respond(request, 400, HTTP_MESSAGES[400])

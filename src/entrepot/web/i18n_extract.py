@@ -37,7 +37,7 @@ def _template_messages(path: Path, env: Environment) -> set[str]:
 
 
 def extract() -> set[str]:
-    env = Environment(extensions=["jinja2.ext.i18n"])
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)  # only reads messages, renders nothing
     messages: set[str] = set()
     for py in PACKAGE.rglob("*.py"):
         messages |= _python_messages(py)

@@ -10,10 +10,11 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrepot.core.config import Settings
+from entrepot.web.errors import is_api
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
@@ -67,7 +68,7 @@ class SecurityMiddleware:
         client = scope.get("client")
         if not self._allowed(client[0] if client else None):
             if scope["type"] == "http":
-                await PlainTextResponse("Access from this network is not allowed.", 403)(scope, receive, send)
+                await _refusal(scope, 403, "Access from this network is not allowed.")(scope, receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
@@ -120,8 +121,15 @@ def _cookie(name: str, value: str, *, secure: bool, **options: Any) -> str:
     return response.headers["set-cookie"]
 
 
+def _refusal(scope: Scope, status: int, message: str) -> Response:
+    """Plain text for pages; for API callers the JSON error body every other refusal has."""
+    if is_api(Request(scope)):
+        return JSONResponse({"error": {"status": status, "message": message, "field": None}}, status)
+    return PlainTextResponse(message, status)
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await PlainTextResponse("Request body too large.", 413)(scope, receive, send)
+    await _refusal(scope, 413, "Request body too large.")(scope, receive, send)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from entrepot.core.types import Level
 from entrepot.db.tables import ApprovalRequest, AuditRecord, Enterprise, User
+
+
+def _iso_only(value: Any) -> Any:
+    """Pydantic would also read a bare number ("447542") as seconds since 1970: refuse that."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("expected an ISO 8601 date and time")
+    return value
+
+
+#: A date and time given as ISO 8601 text, as the OpenAPI document says (format: date-time).
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class UserOut(BaseModel):

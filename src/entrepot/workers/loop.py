@@ -18,7 +18,11 @@ from entrepot.db import Database
 from entrepot.db.tables import Job
 from entrepot.jobs.wakeup import Polling
 from entrepot.workers import maintenance
+from entrepot.actions.screening import ATTACHMENT_JOB
+from entrepot.workers.compliance import scan_attachment
+from entrepot.actions.exports import EXPORT_JOB
 from entrepot.workers.dropfolder import DropFolder
+from entrepot.workers.exports import run_export
 from entrepot.workers.ingest import IngestRunner
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,10 @@ class Worker:
         self.handlers: dict[str, Callable[[Job], Any]] = {
             "maintenance.cleanup": lambda job: maintenance.cleanup(db, settings, job.payload),
             ALERTS_JOB: lambda job: maintenance.search_alerts(db),
+            ATTACHMENT_JOB: lambda job: scan_attachment(db, settings, int(job.payload["message_id"]),
+                                                        self.ingest.ocr_engine),
+            maintenance.RETENTION_JOB: lambda job: maintenance.retention(db, settings, job.id),
+            EXPORT_JOB: lambda job: run_export(db, settings, int(job.payload["export_id"]), job.id),
             INGEST_JOB: lambda job: self.ingest.run(int(job.payload["version_id"]),
                                                     job.attempts >= job.max_attempts, job.id),
         }
@@ -104,6 +112,8 @@ class Worker:
             if now >= next_maintenance:
                 with self.db.write() as s:
                     jobs.enqueue(s, "maintenance.cleanup", max_attempts=1)
+                with self.db.write() as s:
+                    maintenance.schedule_retention(s)
                 next_maintenance = now + MAINTENANCE_EVERY_S
             if now >= next_alerts:
                 with self.db.write() as s:

@@ -109,7 +109,7 @@ def insert_documents(
     """
     if not table.isidentifier():
         raise ValueError(f"bad table name {table!r}")
-    sql = f"INSERT INTO {table}(rowid, terms, grams, lang) VALUES (?, ?, ?, ?)"  # noqa: S608 - checked
+    sql = f"INSERT INTO {table}(rowid, terms, grams, lang) VALUES (?, ?, ?, ?)"  # noqa: S608 # nosec B608 # checked
     count = 0
     rows: list[tuple[int, str, str, str]] = []
     analysed_docs = (
@@ -155,7 +155,7 @@ def ranked_sql(table: str) -> str:
         raise ValueError(f"bad table name {table!r}")
     # FTS5 bm25() is negative (lower is better), so the language factor multiplies it.
     return (
-        f"SELECT rowid, bm25({table}, ?, ?, 0.0) * (CASE WHEN lang = ? THEN ? ELSE 1.0 END) AS s "  # noqa: S608
+        f"SELECT rowid, bm25({table}, ?, ?, 0.0) * (CASE WHEN lang = ? THEN ? ELSE 1.0 END) AS s "  # noqa: S608 # nosec B608
         f"FROM {table} WHERE {table} MATCH ? ORDER BY s LIMIT ?"
     )
 

@@ -3,7 +3,6 @@ with an X-CSRF-Token header."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -147,7 +146,7 @@ def create_enterprise(ctx: EnterprisesAdmin, body: schemas.EnterpriseIn) -> sche
 @router.get("/audit", response_model=schemas.AuditPage)
 def audit_records(ctx: AuditView, action: Annotated[str | None, Query(max_length=64)] = None,
                   actor: Annotated[str | None, Query(max_length=64)] = None,
-                  since: datetime | None = None, until: datetime | None = None,
+                  since: schemas.IsoDateTime | None = None, until: schemas.IsoDateTime | None = None,
                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> schemas.AuditPage:
     assert ctx.principal is not None
     with ctx.db.read() as s:
