@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -91,3 +92,37 @@ def test_message_crosses_instances(instances: list[int], db: Database, users: Us
         frame, seconds = pool.submit(lambda: asyncio.run(run())).result()
     assert frame["payload"]["body"] == "hello"
     assert seconds < 2.0  # woken through Redis, not by the 25-second heartbeat
+
+
+def test_typing_and_delivery_receipts_cross_instances(instances: list[int], db: Database,
+                                                      users: Users) -> None:
+    """Typing notices travel on Redis itself (never stored); delivery receipts through the event logs."""
+    alice, bob = users.make("alice", enterprise="hanbit"), users.make("bob", enterprise="hanbit")
+    with db.write() as s:
+        conv = messaging.start_conversation(s, accounts.principal_of(alice), [bob.id]).id
+    ta, tb = _session(db, alice.id), _session(db, bob.id)
+
+    async def until(ws: Any, match: Any) -> dict:
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if match(frame):
+                return frame
+
+    async def run() -> tuple[dict, dict, dict]:
+        a_url, b_url = (f"ws://127.0.0.1:{p}/ws?since=1" for p in instances)
+        async with websockets.connect(a_url, additional_headers={"Cookie": f"entrepot_session={ta}"}) as wa, \
+                websockets.connect(b_url, additional_headers={"Cookie": f"entrepot_session={tb}"}) as wb:
+            await asyncio.sleep(0.3)
+            await wb.send(json.dumps({"type": "typing", "conversation_id": conv}))
+            typing = await until(wa, lambda f: f["type"] == "typing")
+            await wa.send(json.dumps({"type": "send", "client_id": "t1", "conversation_id": conv,
+                                      "body": "hello"}))
+            event = await until(wb, lambda f: f["type"] == "event" and f["event"] == "message")
+            await wb.send(json.dumps({"type": "ack", "seq": event["seq"]}))
+            receipt = await until(wa, lambda f: f["type"] == "event" and f["event"] == "delivered")
+            return typing, event, receipt
+
+    with ThreadPoolExecutor(1) as pool:
+        typing, event, receipt = pool.submit(lambda: asyncio.run(run())).result()
+    assert typing == {"type": "typing", "conversation_id": conv, "user_id": bob.id, "name": "Bob"}
+    assert receipt["payload"] == {"conversation_id": conv, "user_id": bob.id, "up_to": event["payload"]["id"]}

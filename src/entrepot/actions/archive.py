@@ -11,6 +11,7 @@ from entrepot.audit.chain import ARCHIVE_PREFIX
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Message
 from entrepot.db.tables import ArchiveRecord
+from entrepot.search import messages as message_search
 
 
 def chain_of(conversation_id: int) -> str:
@@ -19,9 +20,11 @@ def chain_of(conversation_id: int) -> str:
 
 def record(session: Session, conversation_id: int, action: str, actor: Principal | None,
            details: dict[str, Any], message_id: int | None = None) -> None:
-    audit.append(session, action, actor=actor, target_type="message" if message_id else "conversation",
-                 target_id=message_id or conversation_id, details=details, chain=chain_of(conversation_id),
-                 model=ArchiveRecord)
+    """Append to the conversation's chain and index the record's text for reviewers' search."""
+    rec = audit.append(session, action, actor=actor, target_type="message" if message_id else "conversation",
+                       target_id=message_id or conversation_id, details=details, chain=chain_of(conversation_id),
+                       model=ArchiveRecord)
+    message_search.index_archive_record(session, rec)
 
 
 def message_details(m: Message) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from entrepot.core.types import Principal
 from entrepot.ingest.language import detect_language as dominant_language
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
+from entrepot.messaging.previews import reply_preview
+from entrepot.messaging.richtext import rich
+from entrepot.search import messages as message_search
 
 MAX_BODY = 8000
 MAX_MEMBERS = 200
@@ -44,12 +47,25 @@ def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[st
         session.info.setdefault("after_commit", []).append(lambda: bus.notify(users))
 
 
-def message_payload(m: Message, sender: User | None = None) -> dict[str, Any]:
+def message_payload(m: Message, sender: User | None = None,
+                    reply: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What members see of a message; `rich` is its formatting as plain data (see messaging.richtext)
+    and `reply_to` a short preview of the message it answers."""
+    body = "" if m.deleted_at else m.body
     return {"id": m.id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
             "sender": sender.display_name if sender else None, "client_id": m.client_id, "kind": m.kind,
-            "body": "" if m.deleted_at else m.body, "reply_to_id": m.reply_to_id, "attachment": m.attachment,
-            "quote": m.quote, "duration_s": m.duration_s, "created_at": m.created_at.isoformat(),
-            "edited": m.edited_at is not None, "deleted": m.deleted_at is not None}
+            "body": body, "rich": rich(body), "reply_to_id": m.reply_to_id, "reply_to": reply,
+            "attachment": m.attachment, "quote": m.quote, "duration_s": m.duration_s,
+            "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
+            "deleted": m.deleted_at is not None}
+
+
+def reply_of(session: Session, m: Message) -> dict[str, Any] | None:
+    if m.reply_to_id is None:
+        return None
+    parent = session.get(Message, m.reply_to_id)
+    sender = session.get(User, parent.sender_id) if parent else None
+    return reply_preview(parent, sender.display_name if sender else None)
 
 
 def _members(session: Session, conversation_id: int) -> list[Member]:
@@ -61,18 +77,30 @@ def usable_conversation(session: Session, actor: Principal, conversation_id: int
     conv = session.get(Conversation, conversation_id)
     member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
     if conv is None or not policy.may_use_conversation(actor, conv, member):
+        if conv is not None and policy.has_left(actor, conv, member):
+            raise Forbidden("You are no longer a member of this conversation.")
         raise NotFound("No such conversation.")
     assert member is not None
     return conv, member
 
 
-def _check_partner(session: Session, actor: Principal, user_id: int, ip: str | None) -> User:
+def _check_partner(session: Session, actor: Principal, user_id: int, ip: str | None,
+                   conversation: Conversation | None = None) -> User:
+    """Refusals are audited: starting a conversation as "message.refused", adding to a group as
+    "conversation.member_refused"."""
     other = session.get(User, user_id)
-    decision = policy.may_message(actor, other) if other else None
-    if other is None or not decision:
-        audit.append(session, "message.refused", actor=actor, target_type="user", target_id=user_id, ip=ip,
-                     details={"reason": decision.reason if decision else "no such user"})
-        raise Forbidden(decision.reason if decision else "You can only message users of your own enterprise.")
+    if conversation is None:
+        decision = policy.may_message(actor, other) if other else None
+    else:
+        decision = policy.may_add_member(actor, conversation, other) if other else None
+    if other is None or decision is None or not decision:  # a refusal is falsy: test for None
+        details: dict[str, Any] = {"reason": decision.reason if decision is not None else "no such user"}
+        if conversation is not None:
+            details["conversation_id"] = conversation.id
+        action = "conversation.member_refused" if conversation else "message.refused"
+        audit.append(session, action, actor=actor, target_type="user", target_id=user_id, ip=ip, details=details)
+        raise Forbidden(decision.reason if decision is not None and decision.reason
+                        else "You can only message users of your own enterprise.")
     return other
 
 
@@ -116,8 +144,10 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
         return existing, False
     conv, _member = usable_conversation(session, actor, conversation_id)
     text = validate.clean_text(body, "body", max_len=MAX_BODY)
-    if reply_to_id is not None and session.get(Message, reply_to_id) is None:
-        raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
+    if reply_to_id is not None:
+        parent = session.get(Message, reply_to_id)
+        if parent is None or parent.conversation_id != conv.id:  # never quote another conversation
+            raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
     msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=cid, kind="text", body=text,
                   reply_to_id=reply_to_id)
     session.add(msg)
@@ -137,11 +167,13 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
 
 
 def announce(session: Session, msg: Message, sender: User | None) -> None:
-    """Screen, archive and deliver the new message, all in the sender's transaction."""
+    """Screen, archive, index and deliver the new message, all in the sender's transaction."""
     compliance.screen(session, msg, dominant_language(msg.body) if msg.body else None)
     archive.record(session, msg.conversation_id, f"message.{msg.kind}", principal_of(sender) if sender else None,
                    archive.message_details(msg), msg.id)
-    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message", message_payload(msg, sender))
+    message_search.index_message(session, msg)
+    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message",
+         message_payload(msg, sender, reply_of(session, msg)))
 
 
 def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
@@ -189,8 +221,9 @@ def edit_message(session: Session, actor: Principal, message_id: int, body: str)
     msg.body, msg.edited_at = validate.clean_text(body, "body", max_len=MAX_BODY), _now()
     archive.record(session, msg.conversation_id, "message.edit", actor,
                    {"message_id": msg.id, "before": before, "after": msg.body}, msg.id)
+    message_search.index_message(session, msg)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.edited",
-         message_payload(msg))
+         message_payload(msg, session.get(User, msg.sender_id), reply_of(session, msg)))
     return msg
 
 
@@ -199,16 +232,24 @@ def delete_message(session: Session, actor: Principal, message_id: int) -> Messa
     msg.deleted_at = _now()
     archive.record(session, msg.conversation_id, "message.delete", actor, {"message_id": msg.id, "body": msg.body},
                    msg.id)
+    message_search.index_message(session, msg)  # a deleted message leaves the members' index
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.deleted",
-         message_payload(msg))
+         message_payload(msg, session.get(User, msg.sender_id), reply_of(session, msg)))
     return msg
+
+
+def latest_message_id(session: Session, conversation_id: int) -> int:
+    return int(session.execute(select(func.coalesce(func.max(Message.id), 0))
+                               .where(Message.conversation_id == conversation_id)).scalar_one())
 
 
 def mark_read(session: Session, actor: Principal, conversation_id: int, up_to: int) -> None:
     """Read receipts: the other members learn how far this member has read."""
     _conv, member = usable_conversation(session, actor, conversation_id)
+    up_to = min(up_to, latest_message_id(session, conversation_id))
     if up_to <= member.read_up_to:
         return
     member.read_up_to = up_to
+    member.delivered_up_to = max(member.delivered_up_to, up_to)  # what was read was delivered
     emit(session, [m.user_id for m in _members(session, conversation_id)], "read",
          {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})

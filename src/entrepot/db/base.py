@@ -45,7 +45,9 @@ class Base(DeclarativeBase):
 #: Tables made by raw SQL in migrations (FTS5 and its shadow tables, the PostgreSQL search tables);
 #: schema comparison leaves them alone.
 UNMANAGED_TABLES = frozenset({"page_fts", "page_fts_data", "page_fts_idx", "page_fts_docsize", "page_fts_config",
-                              "page_fts_content", "page_search", "search_stats"})
+                              "page_fts_content", "page_search", "search_stats"} | {
+    f"{name}{suffix}" for name in ("message", "archive")
+    for suffix in ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config", "_fts_content", "_search")})
 
 
 def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

@@ -34,6 +34,8 @@ class Member(Base):
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The newest message id this member has read (read receipts, unread counts).
     read_up_to: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The newest message id whose event this member's page acknowledged (the "delivered" receipt).
+    delivered_up_to: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Message(Base):

@@ -1,5 +1,5 @@
 """Who may talk to whom: only users of one's own enterprise, checked at creation, at each member
-added, at each message sent and again at each delivery."""
+added, at each message sent and again at each delivery (typing notices included)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from sqlalchemy import ColumnElement, and_, false, select
 
 from entrepot.core.types import Principal, Role
 from entrepot.db.messaging import Conversation, Member, PriceQuote
-from entrepot.policy.rules import ALLOW, Decision
+from entrepot.db.tables import User
+from entrepot.policy.rules import ALLOW, Decision, may_message
 
 #: Compliance reviewers read the archive; they never take part in conversations.
 NON_PARTICIPANTS = frozenset({Role.REVIEWER})
@@ -43,7 +44,34 @@ def price_board_clause(principal: Principal | None) -> ColumnElement[bool]:
     return PriceQuote.enterprise_id == principal.enterprise_id
 
 
+def has_left(principal: Principal | None, conversation: Conversation, member: Member | None) -> bool:
+    """A former member of a conversation of their own enterprise: told so, rather than "no such"."""
+    return (may_participate(principal) and principal is not None and member is not None
+            and member.left_at is not None and conversation.enterprise_id == principal.enterprise_id)
+
+
 def may_manage_members(principal: Principal, conversation: Conversation) -> Decision:
     if conversation.kind != "group" or conversation.owner_id != principal.user_id:
         return Decision(False, "Only the owner of a group can change its members.")
     return ALLOW
+
+
+def may_add_member(principal: Principal, conversation: Conversation, other: User) -> Decision:
+    """The group's owner adds people who could be messaged directly: active, of the same enterprise."""
+    decision = may_manage_members(principal, conversation)
+    if not decision:
+        return decision
+    if other.enterprise_id != conversation.enterprise_id:
+        return Decision(False, "You can only message users of your own enterprise.")
+    return may_message(principal, other)
+
+
+def may_remove_member(principal: Principal, conversation: Conversation, user_id: int) -> Decision:
+    """The owner removes others; any other member of a group may leave it; the owner cannot leave."""
+    if user_id == principal.user_id:
+        if conversation.kind != "group":
+            return Decision(False, "Only group conversations can be left.")
+        if conversation.owner_id == principal.user_id:
+            return Decision(False, "As the owner of this group you cannot remove yourself.")
+        return ALLOW
+    return may_manage_members(principal, conversation)

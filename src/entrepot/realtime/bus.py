@@ -1,6 +1,10 @@
 """Who needs waking. Events themselves live in each user's log in the database; the bus only tells the
 connections of those users to read it. In-process by default; with Redis, every app instance hears
-every wake-up, so a message sent through one instance reaches a client connected to another."""
+every wake-up, so a message sent through one instance reaches a client connected to another.
+
+Ephemeral frames (typing notices) are the exception: never stored, they travel on the bus itself to
+the connections of the users named, which check the policy again before sending them on. A full queue
+drops them: they are worth nothing a few seconds later."""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ import contextlib
 import json
 import logging
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 CHANNEL = "entrepot:events"
+EPHEMERAL_CHANNEL = "entrepot:ephemeral"
+EPHEMERAL_QUEUE = 64
+Frame = dict[str, Any]
 
 
 class LocalBus:
@@ -22,6 +31,7 @@ class LocalBus:
 
     def __init__(self) -> None:
         self._waiters: dict[int, dict[asyncio.Event, asyncio.AbstractEventLoop]] = defaultdict(dict)
+        self._listeners: dict[int, dict[asyncio.Queue[Frame], asyncio.AbstractEventLoop]] = defaultdict(dict)
         self._lock = threading.Lock()
 
     async def start(self) -> None:
@@ -53,6 +63,35 @@ class LocalBus:
         """Thread-safe: called after commit, usually from a worker thread."""
         self._wake(list(user_ids))
 
+    def listen(self, user_id: int) -> asyncio.Queue[Frame]:
+        """A queue of the ephemeral frames addressed to this user, for one connection."""
+        queue: asyncio.Queue[Frame] = asyncio.Queue(EPHEMERAL_QUEUE)
+        with self._lock:
+            self._listeners[user_id][queue] = asyncio.get_running_loop()
+        return queue
+
+    def unlisten(self, user_id: int, queue: asyncio.Queue[Frame]) -> None:
+        with self._lock:
+            self._listeners[user_id].pop(queue, None)
+            if not self._listeners[user_id]:
+                del self._listeners[user_id]
+
+    def _offer(self, user_ids: Iterable[int], frame: Frame) -> None:
+        with self._lock:
+            targets = [(q, loop) for uid in user_ids for q, loop in self._listeners.get(uid, {}).items()]
+        for queue, loop in targets:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_put_or_drop, queue, frame)
+
+    def send_ephemeral(self, user_ids: Iterable[int], frame: Frame) -> None:
+        """Thread-safe; not stored, not replayed, best effort."""
+        self._offer(list(user_ids), frame)
+
+
+def _put_or_drop(queue: asyncio.Queue[Frame], frame: Frame) -> None:
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(frame)
+
 
 class RedisBus(LocalBus):
     def __init__(self, url: str) -> None:
@@ -62,6 +101,7 @@ class RedisBus(LocalBus):
         self.url = url
         self._publisher = redis.Redis.from_url(url)
         self._task: asyncio.Task[None] | None = None
+        self._origin = uuid.uuid4().hex  # our own ephemeral frames come back from Redis: skip them
 
     async def start(self) -> None:
         await super().start()
@@ -79,6 +119,24 @@ class RedisBus(LocalBus):
         super().notify(ids)  # local connections at once
         self._publisher.publish(CHANNEL, json.dumps(ids))
 
+    def send_ephemeral(self, user_ids: Iterable[int], frame: Frame) -> None:
+        ids = list(user_ids)
+        super().send_ephemeral(ids, frame)
+        try:
+            body = json.dumps({"origin": self._origin, "to": ids, "frame": frame})
+            self._publisher.publish(EPHEMERAL_CHANNEL, body)
+        except Exception as exc:  # noqa: BLE001 - a lost typing notice is no error worth a failed request
+            log.warning("event bus: ephemeral frame not published (%s)", type(exc).__name__)
+
+    def _heard(self, channel: bytes | str, data: bytes | str) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        if name == CHANNEL:
+            self._wake(json.loads(data))
+            return
+        body = json.loads(data)
+        if body.get("origin") != self._origin:
+            self._offer(body.get("to") or [], body.get("frame") or {})
+
     async def _listen(self) -> None:
         import redis.asyncio as aioredis
 
@@ -86,10 +144,10 @@ class RedisBus(LocalBus):
             try:
                 client = aioredis.Redis.from_url(self.url)
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(CHANNEL, EPHEMERAL_CHANNEL)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self._wake(json.loads(message["data"]))
+                            self._heard(message["channel"], message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect: a Redis restart must not end delivery

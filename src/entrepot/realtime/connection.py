@@ -2,8 +2,12 @@
 delivers new ones as the bus wakes it; takes sends, read marks and acks; heartbeats find dead links.
 
 Frames (JSON): page -> server: send {client_id, conversation_id, body, reply_to_id?}, read
-{conversation_id, up_to}, ack {seq}, ping. server -> page: event {seq, event, payload}, sent
-{client_id, message_id} (only after commit), error {message, client_id?}, ping, pong.
+{conversation_id, up_to}, typing {conversation_id}, ack {seq}, ping. server -> page: event {seq, event,
+payload}, sent {client_id, message_id} (only after commit), typing {conversation_id, user_id, name}
+(never stored), error {message, client_id?}, ping, pong.
+
+An ack of a message event is the "delivered" receipt: the marks go to the process's ReceiptWriter,
+which writes those of all connections together; the senders hear of it through their event logs.
 """
 
 from __future__ import annotations
@@ -18,18 +22,24 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from entrepot.actions import messaging, quotes
+from entrepot.actions import members, messaging, quotes
 from entrepot.core.errors import EntrepotError
+from entrepot.core.messages import N_
 from entrepot.core.types import Principal
 from entrepot.db import Database
 from entrepot.queries import messaging as q
 from entrepot.realtime.bus import LocalBus
+from entrepot.realtime.receipts import ReceiptWriter
 
 HEARTBEAT_S = 25.0
 IDLE_LIMIT_S = 70.0
 MAX_FRAME = 64 * 1024
 BURST, RATE = 20, 10.0  # writes: a short burst, then this many a second
 WRITES = frozenset({"send", "quote", "read"})
+TYPING_EVERY_S = 2.0  # per conversation; the page sends one every 3 s while the user types
+TYPING_BURST, TYPING_RATE = 5, 1.0  # over all conversations of one connection
+MAX_UNACKED = 2000
+TYPING_FLOOD = N_("Typing notices are limited; slow down.")
 
 
 class State(enum.Enum):
@@ -39,8 +49,9 @@ class State(enum.Enum):
 
 class Connection:
     def __init__(self, ws: WebSocket, db: Database, bus: LocalBus, principal: Principal,
-                 recheck: Any, since: int, translate: Any) -> None:
+                 recheck: Any, since: int, translate: Any, receipts: ReceiptWriter | None = None) -> None:
         self.ws, self.db, self.bus, self.principal = ws, db, bus, principal
+        self.receipts = receipts or ReceiptWriter(db)
         self.recheck = recheck  # () -> Principal | None, asked before every delivery
         self.sent = since
         self.acked = since
@@ -49,10 +60,19 @@ class Connection:
         self.state = State.OPEN
         self.last_heard = time.monotonic()
         self._tokens, self._refilled = float(BURST), time.monotonic()
+        self._typing = Bucket(TYPING_BURST, TYPING_RATE)
+        self._typing_last: dict[int, float] = {}
+        self._typing_warned = 0.0
+        self._send_lock = asyncio.Lock()
+        #: Message events sent and not yet acknowledged: seq -> (conversation id, message id).
+        self._unacked: dict[int, tuple[int, int]] = {}
 
     async def run(self) -> None:
-        wake = self.bus.subscribe(self.principal.user_id)
-        tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer(wake))]
+        user_id = self.principal.user_id
+        wake = self.bus.subscribe(user_id)
+        ephemeral = self.bus.listen(user_id)
+        tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer(wake)),
+                 asyncio.create_task(self._ephemeral(ephemeral))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -61,10 +81,12 @@ class Connection:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                     await t
-            self.bus.unsubscribe(self.principal.user_id, wake)
+            self.bus.unsubscribe(user_id, wake)
+            self.bus.unlisten(user_id, ephemeral)
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await self.ws.send_text(json.dumps(frame, ensure_ascii=False, default=str))
+        async with self._send_lock:  # the reader, the writer and ephemeral frames share one socket
+            await self.ws.send_text(json.dumps(frame, ensure_ascii=False, default=str))
 
     async def _writer(self, wake: asyncio.Event) -> None:
         woken = True  # deliver the replay first
@@ -102,6 +124,7 @@ class Connection:
             for e in events:
                 if q.deliverable(e, allowed):
                     await self._send({"type": "event", "seq": e.seq, "event": e.type, "payload": e.payload})
+                    self._expect_ack(e)
                 self.sent = e.seq
             if len(events) < 500:
                 return True
@@ -144,7 +167,9 @@ class Connection:
             elif kind == "pong":
                 pass
             elif kind == "ack":
-                self.acked = max(self.acked, int(frame.get("seq", 0)))
+                self._acked(int(frame.get("seq", 0)))
+            elif kind == "typing":
+                await self._typing_notice(int(frame["conversation_id"]))
             elif kind in ("send", "quote"):
                 store = self._store if kind == "send" else self._store_quote
                 message_id = await run_in_threadpool(store, frame)
@@ -164,7 +189,7 @@ class Connection:
         with self.db.write() as s:
             msg, _created = messaging.send_message(
                 s, self.principal, int(frame["conversation_id"]), str(frame.get("client_id", "")),
-                str(frame.get("body", "")), reply_to_id=frame.get("reply_to_id"))
+                str(frame.get("body", "")), reply_to_id=_optional_id(frame.get("reply_to_id")))
             return msg.id
 
     def _store_quote(self, frame: dict[str, Any]) -> int:
@@ -181,3 +206,84 @@ class Connection:
     def _mark_read(self, conversation_id: int, up_to: int) -> None:
         with self.db.write() as s:
             messaging.mark_read(s, self.principal, conversation_id, up_to)
+
+    # -- delivery receipts ------------------------------------------------------------------
+
+    def _expect_ack(self, event: Any) -> None:
+        p = event.payload or {}
+        if event.type == "message" and p.get("sender_id") != self.principal.user_id and p.get("id"):
+            self._unacked[event.seq] = (int(p["conversation_id"]), int(p["id"]))
+            if len(self._unacked) > MAX_UNACKED:  # a page that never acks must not grow this forever
+                self._unacked.pop(next(iter(self._unacked)))
+
+    def _acked(self, seq: int) -> None:
+        """Acknowledged message events become delivery marks (the server's own ids, never the page's)."""
+        if seq <= self.acked:
+            return
+        self.acked = seq
+        marks: dict[int, int] = {}
+        for s in [s for s in self._unacked if s <= seq]:
+            conv, message_id = self._unacked.pop(s)
+            marks[conv] = max(marks.get(conv, 0), message_id)
+        self.receipts.add(self.principal.user_id, marks)
+
+    # -- typing notices ---------------------------------------------------------------------
+
+    async def _typing_notice(self, conversation_id: int) -> None:
+        now = time.monotonic()
+        too_soon = now - self._typing_last.get(conversation_id, -TYPING_EVERY_S) < TYPING_EVERY_S
+        if too_soon or not self._typing.take():
+            if now - self._typing_warned > TYPING_EVERY_S:  # one error per flood, not one per frame
+                self._typing_warned = now
+                await self._send({"type": "error", "message": self.translate(TYPING_FLOOD)})
+            return
+        self._typing_last[conversation_id] = now
+        if len(self._typing_last) > 256:
+            self._typing_last = {conversation_id: now}
+        await run_in_threadpool(self._announce_typing, conversation_id)
+
+    def _announce_typing(self, conversation_id: int) -> None:
+        with self.db.read() as s:
+            recipients = members.typing_recipients(s, self.principal, conversation_id)
+            name = q.display_name(s, self.principal.user_id)
+        self.bus.send_ephemeral(recipients, {"type": "typing", "conversation_id": conversation_id,
+                                             "user_id": self.principal.user_id, "name": name})
+
+    async def _ephemeral(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Typing notices from the bus, each sent on only if the policy still lets this user have it."""
+        while True:
+            frame = await queue.get()
+            if await run_in_threadpool(self._may_receive, int(frame.get("conversation_id") or 0)):
+                await self._send(frame)
+
+    def _may_receive(self, conversation_id: int) -> bool:
+        principal = self.recheck()
+        if principal is None:
+            return False
+        with self.db.read() as s:
+            return members.may_receive(s, principal, conversation_id)
+
+
+class Bucket:
+    """A token bucket: `burst` at once, refilled at `rate` a second."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens, self.refilled = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _optional_id(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("not an id")
+    return int(value)

@@ -10,8 +10,12 @@ from starlette.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
 from entrepot import policy
-from entrepot.actions import auth, messaging
+from entrepot.actions import auth, members, messaging
 from entrepot import media
 from entrepot.blobs import BlobStore
 from entrepot.blobs.store import human_size
@@ -19,33 +23,66 @@ from entrepot.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from entrepot.parsers import safe_filename
 from entrepot.core.reference import load_reference
 from entrepot.core.types import Principal
+from entrepot.db.messaging import Conversation
 from entrepot.queries import accounts as account_queries
 from entrepot.queries import messaging as q
 from entrepot.realtime.connection import Connection
+from entrepot.realtime.receipts import ReceiptWriter
+from entrepot.search import messages as message_search
 from entrepot.web.context import SESSION_COOKIE, choose_language
-from entrepot.web.render import page
+from entrepot.web.render import page, redirect
 from entrepot.web.routes._forms import Messaging
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["messenger"])
+SearchText = Annotated[str, Query(alias="q", max_length=10_000)]
 
 
 @router.get("/messages")
-def messenger_page(ctx: Messaging, conversation: int | None = None) -> Response:
+def messenger_page(ctx: Messaging, conversation: int | None = None, message: int | None = None,
+                   q_text: SearchText = "") -> Response:
+    """The conversation list (last activity first, unread counts), the open conversation, and the
+    message search; `message` opens the conversation at that message."""
     assert ctx.principal is not None
     with ctx.db.read() as s:
         rows = q.conversations(s, ctx.principal)
         colleagues, _ = account_queries.list_users(s, ctx.principal, account_queries.UserFilter(
             status="active", enterprise_id=ctx.principal.enterprise_id))
         since = q.last_seq(s, ctx.principal.user_id)
-    return page(ctx, "messages.html", rows=rows, colleagues=[u for u in colleagues if u.id != ctx.principal.user_id],
-                selected=conversation, since=since)
+        found = _search(s, ctx.principal, q_text) if q_text.strip() else None
+    others = [u for u in colleagues if u.id != ctx.principal.user_id]
+    return page(ctx, "messages.html", rows=rows, colleagues=others, selected=conversation, since=since,
+                jump_to=message, q=q_text, found=found)
+
+
+def _search(s: Any, principal: Principal, text: str) -> dict[str, Any]:
+    result = message_search.search_messages(s, principal, text)
+    convs = {c.id: c for c in s.execute(select(Conversation).where(
+        Conversation.id.in_({h.message.conversation_id for h in result.hits}))).scalars()}
+    titles = q.titles_of(s, list(convs.values()), principal)
+    return {"result": result, "titles": titles}
+
+
+@router.get("/messages/search")
+def search_fragment(ctx: Messaging, q_text: SearchText = "") -> Response:
+    """Live results for the messenger's search box (the whole page without JavaScript)."""
+    assert ctx.principal is not None
+    if not ctx.request.headers.get("hx-request"):
+        return redirect("/messages?" + urlencode({"q": q_text}))
+    with ctx.db.read() as s:
+        found = _search(s, ctx.principal, q_text) if q_text.strip() else None
+    return page(ctx, "_message_results.html", q=q_text, found=found)
 
 
 class ConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_ids: list[int] = Field(max_length=200)
     title: str | None = Field(None, max_length=200)
+
+
+class MembersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_ids: list[int] = Field(min_length=1, max_length=200)
 
 
 class MessageIn(BaseModel):
@@ -64,6 +101,11 @@ class MessageOut(BaseModel):
     kind: str
     body: str
     reply_to_id: int | None
+    reply_to: dict[str, Any] | None = None
+    rich: list[Any] | None = None
+    attachment: dict[str, Any] | None = None
+    quote: dict[str, Any] | None = None
+    duration_s: float | None = None
     created_at: str
     edited: bool
     deleted: bool
@@ -96,7 +138,75 @@ def history(ctx: Messaging, conversation_id: int, before: Annotated[int | None, 
     assert ctx.principal is not None
     with ctx.db.read() as s:
         messaging.usable_conversation(s, ctx.principal, conversation_id)
-        return [messaging.message_payload(m) | {"sender": name} for m, name in q.history(s, conversation_id, before)]
+        rows = q.history(s, conversation_id, before)
+        replies = q.reply_previews(s, [m for m, _ in rows])
+        return [messaging.message_payload(m, reply=replies.get(m.reply_to_id or 0)) | {"sender": name}
+                for m, name in rows]
+
+
+@api.get("/conversations/{conversation_id}")
+def conversation_detail(ctx: Messaging, conversation_id: int) -> dict[str, Any]:
+    """Name, owner and current members with how far each has received and read."""
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        conv, _ = messaging.usable_conversation(s, ctx.principal, conversation_id)
+        return {"id": conv.id, "kind": conv.kind, "title": q.title_of(s, conv, ctx.principal),
+                "named": bool(conv.title), "owner_id": conv.owner_id,
+                "can_manage": bool(policy.may_manage_members(ctx.principal, conv)),
+                "members": [{"id": m.user_id, "name": m.name, "read_up_to": m.read_up_to,
+                             "delivered_up_to": m.delivered_up_to} for m in q.members(s, conv.id)]}
+
+
+@api.post("/conversations/{conversation_id}/members")
+def add_members(ctx: Messaging, conversation_id: int, body: MembersIn) -> dict[str, Any]:
+    """The group's owner adds colleagues; someone the policy refuses is audited and nobody is added."""
+    assert ctx.principal is not None
+    refused: Forbidden | None = None
+    with ctx.db.write() as s:
+        try:
+            return {"added": members.add_members(s, ctx.principal, conversation_id, body.user_ids, ip=ctx.ip)}
+        except Forbidden as exc:
+            refused = exc  # caught inside the transaction: the refusal's audit record is kept
+    raise refused
+
+
+@api.delete("/conversations/{conversation_id}/members/{user_id}")
+def remove_member(ctx: Messaging, conversation_id: int, user_id: int) -> dict[str, Any]:
+    """The owner removes a member, or a member leaves (their own id); archived in the conversation."""
+    assert ctx.principal is not None
+    with ctx.db.write() as s:
+        members.remove_member(s, ctx.principal, conversation_id, user_id)
+    return {"removed": user_id}
+
+
+class MessageHitOut(BaseModel):
+    message_id: int
+    conversation_id: int
+    conversation: str
+    sender: str
+    created_at: str
+    score: float
+    snippet_html: str
+
+
+class MessageSearchOut(BaseModel):
+    hits: list[MessageHitOut]
+    notice: str | None
+    took_ms: float
+
+
+@api.get("/messages/search", response_model=MessageSearchOut)
+def search_messages(ctx: Messaging, q_text: SearchText = "") -> dict[str, Any]:
+    """Messages of the conversations one is a current member of, with the library's analysers."""
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        found = _search(s, ctx.principal, q_text)
+    result, titles = found["result"], found["titles"]
+    return {"hits": [{"message_id": h.message.id, "conversation_id": h.message.conversation_id,
+                      "conversation": titles.get(h.message.conversation_id, ""), "sender": h.sender,
+                      "created_at": h.message.created_at.isoformat(), "score": h.score,
+                      "snippet_html": str(h.snippet)} for h in result.hits],
+            "notice": ctx._(result.notice) if result.notice else None, "took_ms": result.took_ms}
 
 
 @api.get("/conversations/{conversation_id}/reads")
@@ -114,7 +224,7 @@ def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any
     with ctx.db.write() as s:
         msg, _ = messaging.send_message(s, ctx.principal, conversation_id, body.client_id, body.body,
                                         reply_to_id=body.reply_to_id, ip=ctx.ip)
-        return messaging.message_payload(msg)
+        return messaging.message_payload(msg, reply=messaging.reply_of(s, msg))
 
 
 def _ws_principal(ws: WebSocket) -> Principal | None:
@@ -141,9 +251,17 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
     await ws.accept()
     t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
     conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws), since,
-                      t.gettext)
+                      t.gettext, _receipts(ws.app))
     conn.currencies = load_reference(ws.app.state.settings.reference_dir).currencies or None
     await conn.run()
+
+
+def _receipts(app: Any) -> ReceiptWriter:
+    """One receipt writer per app, made with its first connection."""
+    writer = getattr(app.state, "receipts", None)
+    if writer is None:
+        writer = app.state.receipts = ReceiptWriter(app.state.db)
+    return writer
 
 
 websocket.policy_action = policy.Action.MESSAGING  # type: ignore[attr-defined] # read by the route matrix test

@@ -1,0 +1,116 @@
+"""Group membership, delivery receipts and typing notices.
+
+Membership changes are archived in the conversation's chain in the same transaction; a removed member
+is out of the policy's conversation clause from that commit on, so nothing more is delivered to them
+(events already in their log are dropped at delivery, which asks the policy again). Typing notices are
+never stored: this module only says who may receive one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entrepot import policy
+from entrepot.actions import archive
+from entrepot.actions.messaging import MAX_MEMBERS, _check_partner, _members, emit, usable_conversation
+from entrepot.core.errors import Forbidden, InvalidInput, NotFound
+from entrepot.core.types import Principal
+from entrepot.db.messaging import Conversation, Member, Message
+from entrepot.db.tables import User
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _names(session: Session, user_ids: list[int]) -> list[str]:
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+    return [names.get(uid, "?") for uid in user_ids]
+
+
+def add_members(session: Session, actor: Principal, conversation_id: int, user_ids: list[int],
+                *, ip: str | None = None) -> list[int]:
+    """The owner adds people to a group; all or none. A refused person is audited and nobody is added."""
+    conv, _ = usable_conversation(session, actor, conversation_id)
+    decision = policy.may_manage_members(actor, conv)
+    if not decision:
+        raise Forbidden(decision.reason or "Only the owner of a group can change its members.")
+    wanted = sorted(set(user_ids) - {actor.user_id})
+    if not wanted or len(wanted) > MAX_MEMBERS:
+        raise InvalidInput("Choose between 1 and %(n)s people.", field="user_ids", n=MAX_MEMBERS)
+    for uid in wanted:
+        _check_partner(session, actor, uid, ip, conversation=conv)
+    current = {m.user_id for m in _members(session, conv.id)}
+    new = [uid for uid in wanted if uid not in current]
+    if not new:
+        raise InvalidInput("They are already members of this conversation.", field="user_ids")
+    if len(current) + len(new) > MAX_MEMBERS + 1:
+        raise InvalidInput("A group has at most %(n)s members.", field="user_ids", n=MAX_MEMBERS + 1)
+    for uid in new:
+        former = session.get(Member, (conv.id, uid))
+        if former is None:
+            session.add(Member(conversation_id=conv.id, user_id=uid))
+        else:  # back again: history and receipts as they were
+            former.left_at, former.joined_at = None, _now()
+    conv.last_activity_at = _now()
+    session.flush()
+    archive.record(session, conv.id, "conversation.member_add", actor,
+                   {"user_ids": new, "names": _names(session, new)})
+    emit(session, new, "conversation", {"id": conv.id, "kind": conv.kind, "title": conv.title})
+    emit(session, current, "members", {"conversation_id": conv.id, "added": new, "removed": []})
+    return new
+
+
+def remove_member(session: Session, actor: Principal, conversation_id: int, user_id: int) -> None:
+    """The owner removes a member, or a member leaves; from the commit on they get and send nothing."""
+    conv, _ = usable_conversation(session, actor, conversation_id)
+    decision = policy.may_remove_member(actor, conv, user_id)
+    if not decision:
+        raise Forbidden(decision.reason or "Only the owner of a group can change its members.")
+    member = session.get(Member, (conv.id, user_id))
+    if member is None or member.left_at is not None:
+        raise NotFound("This person is not a member of this conversation.")
+    member.left_at = _now()
+    session.flush()
+    action = "conversation.member_leave" if user_id == actor.user_id else "conversation.member_remove"
+    archive.record(session, conv.id, action, actor,
+                   {"user_id": user_id, "name": _names(session, [user_id])[0]})
+    emit(session, [m.user_id for m in _members(session, conv.id)], "members",
+         {"conversation_id": conv.id, "added": [], "removed": [user_id]})
+    # No conversation_id in this payload: delivery must not drop it now that they are out.
+    emit(session, [user_id], "conversation.removed", {"removed_from": conv.id})
+
+
+def mark_delivered(session: Session, actor: Principal, marks: dict[int, int]) -> None:
+    """The actor's page acknowledged message events up to these ids (conversation -> message id).
+    The senders of the newly delivered messages are told; marks only ever rise."""
+    for conversation_id, up_to in sorted(marks.items()):
+        conv = session.get(Conversation, conversation_id)
+        member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
+        if conv is None or member is None or not policy.may_use_conversation(actor, conv, member):
+            continue
+        if up_to <= member.delivered_up_to:
+            continue
+        since, member.delivered_up_to = member.delivered_up_to, up_to
+        senders = session.execute(select(Message.sender_id).distinct().where(
+            Message.conversation_id == conversation_id, Message.id > since, Message.id <= up_to,
+            Message.sender_id != actor.user_id)).scalars().all()
+        if senders:
+            emit(session, senders, "delivered",
+                 {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})
+
+
+def typing_recipients(session: Session, actor: Principal, conversation_id: int) -> list[int]:
+    """The other current members, if the actor may write in the conversation (else NotFound/Forbidden)."""
+    usable_conversation(session, actor, conversation_id)
+    return [m.user_id for m in _members(session, conversation_id) if m.user_id != actor.user_id]
+
+
+def may_receive(session: Session, principal: Principal, conversation_id: int) -> bool:
+    """Asked again when a typing notice reaches a connection: the member may have left meanwhile."""
+    conv = session.get(Conversation, conversation_id)
+    member = session.get(Member, (conversation_id, principal.user_id)) if conv else None
+    return conv is not None and bool(policy.may_use_conversation(principal, conv, member))

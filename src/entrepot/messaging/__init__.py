@@ -1,0 +1,1 @@
+"""Messenger helpers that are neither reads nor writes: formatting of message text."""

@@ -1,0 +1,59 @@
+"""Delivery receipts of every connection of one process, written together.
+
+A page acknowledges each event; an acknowledged message event is a "delivered" receipt. Writing one
+transaction per acknowledgement would double the writes of a busy server (SQLite has one writer), so
+connections hand their marks here and one transaction every FLUSH_S writes them all, whatever the
+number of connections. Marks only rise, so merging and late writes are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import select
+
+from entrepot.actions import accounts, members
+from entrepot.core.types import UserStatus
+from entrepot.db import Database
+from entrepot.db.tables import User
+
+log = logging.getLogger(__name__)
+FLUSH_S = 0.2
+
+
+class ReceiptWriter:
+    def __init__(self, db: Database, flush_s: float = FLUSH_S) -> None:
+        self.db, self.flush_s = db, flush_s
+        self._pending: dict[int, dict[int, int]] = {}  # user id -> conversation id -> message id
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def add(self, user_id: int, marks: dict[int, int]) -> None:
+        """Thread-safe; returns at once. Written within about FLUSH_S."""
+        if not marks:
+            return
+        with self._lock:
+            mine = self._pending.setdefault(user_id, {})
+            for conv, up_to in marks.items():
+                mine[conv] = max(mine.get(conv, 0), up_to)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        timer = threading.Timer(self.flush_s, self.flush)
+        timer.daemon = True
+        timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending, self._scheduled = self._pending, {}, False
+        if not batch:
+            return
+        try:
+            with self.db.write() as s:
+                # Each account as it is now: a suspended or revoked user's page delivers nothing more.
+                for user in s.execute(select(User).where(User.id.in_(list(batch)))).unique().scalars():
+                    if user.status == UserStatus.ACTIVE:
+                        members.mark_delivered(s, accounts.principal_of(user), batch[user.id])
+        except Exception as exc:  # noqa: BLE001 - a receipt lost to a database hiccup must not stop the others
+            log.warning("delivery receipts not written (%s)", type(exc).__name__)
