@@ -6,8 +6,14 @@ import pytest
 
 from entrepot.ocr import OcrContext, OcrError, cer
 from entrepot.ocr.pdf import _groups
-from entrepot.ocr.scripts import count_scripts, normalize_text, traditional_share, variant_votes
-from entrepot.ocr.tesseract import _parse_tsv
+from entrepot.ocr.scripts import (
+    count_scripts,
+    normalize_text,
+    traditional_share,
+    variant_counts,
+    variant_votes,
+)
+from entrepot.ocr.tesseract import STRIP_PHASES, _parse_tsv, pick_lines
 
 
 def test_count_scripts() -> None:
@@ -18,6 +24,20 @@ def test_count_scripts() -> None:
 def test_traditional_share() -> None:
     assert traditional_share("這是說明")[1] >= 2
     assert traditional_share("这是说明")[2] >= 2
+
+
+def test_variant_counts() -> None:
+    # 這/說 traditional-only, 说 simplified-only, 是 shared; kana and Latin are not Han
+    assert variant_counts("這是說说かa") == (2, 1, 4)
+
+
+def test_strip_phases_take_different_lines() -> None:
+    boxes = [(100, 100 + 60 * i, 2000, 140 + 60 * i) for i in range(40)]
+    picked = [tuple(pick_lines(boxes, 2, phase)) for phase in STRIP_PHASES]
+    lines = [b for p in picked for b in p]
+    assert all(len(p) == 2 for p in picked)
+    assert len(set(lines)) == len(lines)  # no line is read twice
+    assert pick_lines(boxes[:1], 2, 0.75) == boxes[:1]
 
 
 def test_variant_votes() -> None:

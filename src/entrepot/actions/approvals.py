@@ -71,6 +71,7 @@ def _apply(session: Session, actor: Principal, req: ApprovalRequest, ip: str | N
         return
     user = req.subject
     assert user is not None
+    details: dict[str, object]
     if req.kind == RequestKind.ACCOUNT:
         if user.status == UserStatus.PENDING:
             user.status = UserStatus.ACTIVE

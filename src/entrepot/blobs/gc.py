@@ -64,10 +64,10 @@ def find_orphans(store: BlobStore, session: Session, grace_s: float = DEFAULT_GR
     if store.tmp_dir.is_dir():
         # Only what an interrupted BlobWriter left; other files in tmp/ belong to running removals.
         for p in sorted(store.tmp_dir.glob(f"{UPLOAD_PREFIX}*")):
-            size = _older(p, cutoff) if p.is_file() else None
-            if size is not None:
+            temp_size = _older(p, cutoff) if p.is_file() else None
+            if temp_size is not None:
                 out.temp_files.append(p)
-                out.bytes += size
+                out.bytes += temp_size
     return out
 
 

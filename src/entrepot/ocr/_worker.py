@@ -5,7 +5,8 @@ once per page. Protocol over stdin/stdout, one request at a time:
 
     request:  one JSON line {"op": "ocr", "lang", "psm", "width", "height", "dpi", "nbytes"}
               followed by ``nbytes`` raw 8-bit grayscale pixels (row-major, no padding)
-    response: one JSON line {"ok": true, "text", "tsv", "conf", "symbols"} or {"ok": false, "error"}
+    response: one JSON line {"ok": true, "text", "tsv", "conf", "symbols", "cpu"} or {"ok": false, "error"}
+              (``cpu``: CPU seconds this worker spent on the request)
 
 The parent enforces time limits by killing this process. OMP_THREAD_LIMIT must be set to 1 in
 its environment (the parent does it): with OpenMP threads a page can take ten times longer
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 
 def _read_exact(stream, n: int) -> bytes:  # type: ignore[no-untyped-def]
@@ -46,6 +48,7 @@ def main(argv: list[str]) -> int:
                 return 0
             req = json.loads(line)
             payload = _read_exact(inp, int(req.get("nbytes", 0)))
+            cpu0 = time.process_time()
             try:
                 if req["op"] == "ping":
                     resp = {"ok": True, "version": lib.TessVersion().decode()}
@@ -62,7 +65,8 @@ def main(argv: list[str]) -> int:
                         int(req["psm"]),
                         bool(req.get("symbols")),
                     )
-                    resp = {"ok": True, "text": text, "tsv": tsv, "conf": conf, "symbols": syms}
+                    resp = {"ok": True, "text": text, "tsv": tsv, "conf": conf, "symbols": syms,
+                            "cpu": round(time.process_time() - cpu0, 4)}
                 else:
                     resp = {"ok": False, "error": f"unknown op {req['op']!r}"}
             except Exception as exc:  # noqa: BLE001 - reported to the parent

@@ -75,6 +75,8 @@ class Detection:
     script: str | None  # Hangul, Han, Japanese, Latin
     method: str  # how it was decided (for logs and tuning)
     seconds: float = 0.0
+    passes: tuple[str, ...] = ()  # models run on sample strips, in order
+    cpu_seconds: float = 0.0  # OCR worker CPU time spent on detection
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class OcrPage:
     confidence  mean word confidence 0-100 (weighted by word length), 0 for an empty page
     psm         tesseract page segmentation mode of the kept result (0 when none was run)
     seconds     wall-clock time for the page, detection included
+    cpu_seconds CPU time for the page: the OCR worker's plus the calling thread's
     """
 
     text: str
@@ -96,6 +99,7 @@ class OcrPage:
     needs_review: bool = False
     model: str = ""  # tesseract language string used, e.g. "kor"
     words: int = 0
+    cpu_seconds: float = 0.0
     detection: Detection | None = field(default=None, compare=False)
 
     @property

@@ -107,6 +107,27 @@ def normalize_text(text: str, language: str | None) -> str:
     return _BLANK_LINES.sub("\n\n", out)
 
 
+def variant_counts(text: str) -> tuple[int, int, int]:
+    """(traditional-only, simplified-only, all) Han characters of ``text``.
+
+    Run on the Japanese model's reading of Chinese print, this is a cheap simplified/traditional
+    signal: jpn knows many traditional forms (which Japanese shares) and few simplified-only
+    ones, so it reads traditional print mostly as itself and simplified print as shared or
+    Japanese forms. On 2-line strips (about 30 Han characters) T - S was 0.4 +- 1.9 on
+    simplified and 6.3 +- 2.7 on traditional pages.
+    """
+    t = s = n = 0
+    for ch in text:
+        if _is_han(ord(ch)):
+            n += 1
+            k = _char_kind(ch)
+            if k > 0:
+                t += 1
+            elif k < 0:
+                s += 1
+    return t, s, n
+
+
 def _flatten(symbols: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return [(c, conf) for s, conf in symbols for c in s]
 

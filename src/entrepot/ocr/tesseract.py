@@ -3,15 +3,18 @@
 Pipeline for one page:
 
 1. sample: find text lines on a 1/4-scale copy of the page (row ink profile inside a narrow
-   window, so a slightly rotated scan still separates its lines), cut up to four short line
-   pieces at full resolution and stack them into a small strip (about 60 characters).
-2. detect: recognise the strip with the Japanese model (kana -> ja, mostly Latin -> en); if
-   it is Han-dominated, with the Korean model (mostly Hangul and more confident -> ko); else it
-   is Chinese, and the share of traditional-only characters in the Japanese model's reading
-   (the jpn model knows both traditional and shinjitai/simplified-looking forms) decides
-   zh-Hant vs zh-Hans, with chi_sim vs chi_tra confidences on the strip when that is unclear.
-   Tesseract OSD (--psm 0) was measured at 1-1.7 s a page here, a third of a page's OCR, so
-   it is not used; the strip costs 0.1-0.3 s.
+   window, so a slightly rotated scan still separates its lines), cut two short line pieces at
+   full resolution and stack them into a small strip (about 32 characters); further strips
+   take other lines.
+2. detect, reading strips only as long as the evidence is unclear (recognition costs about
+   3-5 ms a character, so every strip reading counts): the Japanese model reads the first
+   strip (kana -> ja, mostly Latin -> en); a poor reading there (Hangul read by jpn) sends it to
+   the Korean model (confident -> ko); a Han reading starts a sequential simplified/traditional
+   test (see ZH_*): the traditional-only vs simplified-only characters of the jpn readings of
+   up to three strips, then chi_sim vs chi_tra votes on the same strips, until the sum is
+   clear. Measured cost: 2-5 % of the page's recognition (ja, en: one jpn strip; ko: jpn and
+   kor strips; Chinese: 2-3 strip readings on average). Tesseract OSD (--psm 0) was measured
+   at 1-1.7 s a page, so it is not used, and it does not tell simplified from traditional.
 3. recognise the whole page with exactly one model: psm 6 first for Korean (psm 3 lost up to
    87 % of a clean Korean page), psm 3 first for the others; if the result is fragmented or
    poor, the other mode is tried and the better (sum of confidence x characters) kept.
@@ -33,14 +36,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from entrepot.ocr.scripts import count_scripts, normalize_text, variant_votes
+from entrepot.ocr.scripts import count_scripts, normalize_text, variant_counts, variant_votes
 from entrepot.ocr.base import (
     LANGUAGES,
     Detection,
@@ -51,29 +54,51 @@ from entrepot.ocr.base import (
     OcrTimeout,
 )
 
-# Detection thresholds, measured on strips of rendered corpus pages (12 passages per language,
-# 4 fonts/sizes, clean and scan-like): jpn-model confidence was 85-94 on Japanese, 70-92 on
-# English, 46-80 on Chinese, 19-38 on Korean; kor-model confidence 73-94 on Korean and at most
-# 44 on anything else; kana made 31-80 % of the jpn reading of Japanese and up to 40 % of its
-# (garbage) reading of Korean, at most 6 % of Chinese.
+# Detection reads small strips of the page (two pieces of text lines, about 32 characters) and
+# stops as soon as the evidence is clear, so that it costs a few percent of the page's OCR.
+# Thresholds measured on 2-line strips of rendered corpus pages (pages apart from the
+# benchmark's; 4 fonts per language, clean and scan-like): jpn-model confidence was 84-95 on
+# Japanese, 83-91 on English, 47-82 on Chinese and 16-56 on Korean (mean of two strips: at
+# most 36 on Korean, at least 54 on Chinese); kor-model confidence 66-94 on Korean, at most 51
+# on anything else; kana made 25-77 % of the jpn reading of Japanese (at least 7 kana), up to
+# 48 % of its garbage reading of Korean (at jpn confidence <= 56), at most 7 % of Chinese;
+# Latin made at least 98 % of the jpn reading of English and at most 48 % of Korean.
 KANA_SHARE_JA = 0.15  # kana among letters of the jpn reading
 JA_MIN_CONF = 60
+JA_SURE_CONF = 70  # between JA_MIN_CONF and this, the Korean model must disagree first
 LATIN_SHARE_EN = 0.60  # Latin among letters of the jpn reading
-EN_MIN_CONF = 55
+EN_MIN_CONF = 65
 KO_MIN_CONF = 60
 HANGUL_SHARE_KO = 0.50  # Hangul among letters of the kor reading
+KO_ROUTE_CONF = 45  # jpn confidence below this (first strip, or mean of two): try kor first
 ZH_MIN_JPN_CONF = 40
-# Simplified vs traditional: chi_sim and chi_tra read the 4-line strip; each aligned pair of
-# variant characters (说/說) votes for the surer model. On 4 lines, tra-sim votes were -15..+2
-# on simplified and +2..+15 on traditional pages; so a second 4-line strip is read when the
-# first is not clear. On 8 lines they were -22..+1 vs +6..+39.
-ZH_SIMP_SURE = -3  # tra - sim votes at or below: simplified without a second strip
-ZH_TRAD_SURE = 5  # ... at or above: traditional
-ZH_VOTE_BIAS = 3.0  # margin = votes - bias + weight x (conf_tra - conf_sim - conf_bias)
-ZH_CONF_WEIGHT = 0.2
-ZH_CONF_BIAS = 3.0  # chi_tra reads simplified print nearly as confidently as chi_sim does
+ZH_MIN_CONF = 65  # best chi_sim/chi_tra confidence on a strip: at least 71 on Chinese, at most
+# 59 on Korean and 73 on Japanese print; below it the page is not Chinese, at or above it not Korean
+ZH_ROUTE_CONF = (60, 48)  # mean jpn confidence of one strip / of several: below, and unless the
+# Chinese models read a strip confidently, the Korean model must rule Korean out
+# Simplified vs traditional: a sequential test adding evidence strip by strip (positive:
+# traditional) until it passes +-ZH_SURE, cheapest evidence first:
+#   jpn reading (0.1 s a strip; free for the first): ZH_JPN_WEIGHT x (T - S - ZH_JPN_BIAS x Han)
+#     with T, S the traditional-only / simplified-only characters (scripts.variant_counts); a
+#     Poisson log-likelihood ratio fitted on 4-line strips (per Han character T 0.068 and S
+#     0.089 on simplified, T 0.239 and S 0.024 on traditional print); per 2-line strip it was
+#     -3.2 +- 2.6 on simplified and +5.7 +- 3.5 on traditional pages;
+#   chi_sim and chi_tra readings of the same strip (0.35 s): each aligned pair of variant
+#     characters (说/說) votes for the surer model; ZH_VOTE_WEIGHT x (votes_tra - votes_sim
+#     + ZH_CONF_WEIGHT x (conf_tra - conf_sim) - ZH_VOTE_BIAS); -4.8 +- 3.2 vs +4.9 +- 3.1.
+# On 64 pages the test stopped after 2-3 strip readings on average, without an error.
+ZH_JPN_WEIGHT = 1.3
+ZH_JPN_BIAS = 0.08
+ZH_VOTE_WEIGHT = 1.2
+ZH_CONF_WEIGHT = 0.1
+ZH_VOTE_BIAS = 1.1
+ZH_SURE = 8.0
+# Strip phases (which lines a strip takes); the first is the script strip. The jpn evidence
+# gives about three times more separation per second than the votes, so it goes first.
+STRIP_PHASES = (0.25, 0.75, 0.5, 0.125, 0.625)
+ZH_STEPS = (("jpn", 1), ("jpn", 2), ("jpn", 3), ("jpn", 4), ("votes", 0), ("votes", 1), ("votes", 2))
 
-SAMPLE_LINES = 4
+SAMPLE_LINES = 2
 SAMPLE_CHARS = 16  # piece width in line heights (~ CJK characters)
 
 
@@ -192,6 +217,22 @@ def find_text_bands(gray: Image.Image, dpi: int) -> tuple[list[tuple[int, int, i
     return boxes, f
 
 
+def pick_lines(
+    boxes: list[tuple[int, int, int, int]], lines: int = SAMPLE_LINES, phase: float = 0.25
+) -> list[tuple[int, int, int, int]]:
+    """Up to ``lines`` body-text line boxes spread over the page; ``phase`` (0-1) shifts which
+    lines are taken, so samples with phases 0.25, 0.75 and 0.5 do not overlap."""
+    if not boxes:
+        return []
+    heights = sorted(b[3] - b[1] for b in boxes)
+    med = heights[len(heights) // 2]
+    body = [b for b in boxes if 0.6 * med <= b[3] - b[1] <= 1.6 * med] or boxes
+    if len(body) > lines:
+        step = len(body) / lines
+        body = [body[min(len(body) - 1, int(step * (i + phase)))] for i in range(lines)]
+    return body
+
+
 def sample_strip(
     gray: Image.Image,
     dpi: int,
@@ -200,23 +241,22 @@ def sample_strip(
     chars: int = SAMPLE_CHARS,
     boxes: list[tuple[int, int, int, int]] | None = None,
     phase: float = 0.25,
+    picked: list[tuple[int, int, int, int]] | None = None,
 ) -> Image.Image | None:
     """A small image stacking up to ``lines`` pieces (``chars`` line-heights wide) of text
-    lines spread over the page; None when the page has no text lines. ``phase`` (0-1) shifts
-    which lines are taken, so two samples with phases 0.25 and 0.75 do not overlap."""
-    if boxes is None:
-        boxes, _ = find_text_bands(gray, dpi)
-    if not boxes:
+    lines spread over the page (or of the ``picked`` line boxes); None when the page has no
+    text lines."""
+    if picked is None:
+        if boxes is None:
+            boxes, _ = find_text_bands(gray, dpi)
+        picked = pick_lines(boxes, lines, phase)
+    if not picked:
         return None
-    heights = sorted(b[3] - b[1] for b in boxes)
+    heights = sorted(b[3] - b[1] for b in picked)
     med = heights[len(heights) // 2]
-    body = [b for b in boxes if 0.6 * med <= b[3] - b[1] <= 1.6 * med] or boxes
-    if len(body) > lines:
-        step = len(body) / lines
-        body = [body[min(len(body) - 1, int(step * (i + phase)))] for i in range(lines)]
     pieces = []
     pad = max(2, med // 8)
-    for x0, y0, x1, y1 in body:
+    for x0, y0, x1, y1 in picked:
         h = y1 - y0
         x_end = min(x1, x0 + chars * h)
         box = (max(0, x0 - pad), max(0, y0 - pad), min(gray.width, x_end + pad), min(gray.height, y1 + pad))
@@ -230,6 +270,28 @@ def sample_strip(
         strip.paste(p, (gap, y))
         y += p.height + gap
     return strip
+
+
+class _Strips:
+    """The detection strips of one page, cut on first use; a phase that would repeat the lines
+    of an earlier one (a page of few lines) gives None."""
+
+    def __init__(self, gray: Image.Image, dpi: int, boxes: list[tuple[int, int, int, int]]) -> None:
+        self._gray, self._dpi, self._boxes = gray, dpi, boxes
+        self._cache: dict[int, Image.Image | None] = {}
+        self._seen: list[list[tuple[int, int, int, int]]] = []
+
+    def get(self, index: int) -> Image.Image | None:
+        if index not in self._cache:
+            for i in range(index):  # cut in order, so duplicates are told apart consistently
+                self.get(i)
+            picked = pick_lines(self._boxes, SAMPLE_LINES, STRIP_PHASES[index])
+            if not picked or picked in self._seen:
+                self._cache[index] = None
+            else:
+                self._seen.append(picked)
+                self._cache[index] = sample_strip(self._gray, self._dpi, picked=picked)
+        return self._cache[index]
 
 
 class _Worker:
@@ -326,6 +388,7 @@ class TesseractEngine:
         self.context = context or OcrContext()
         self._worker = _Worker(self.context)
         self._lock = threading.Lock()
+        self._cpu = 0.0  # CPU seconds the worker reported, summed (read under the lock)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -349,6 +412,7 @@ class TesseractEngine:
             deadline,
             self.context.page_timeout_s,
         )
+        self._cpu += float(resp.get("cpu") or 0.0)
         conf, chars, words, lines, short = _parse_tsv(resp["tsv"])
         syms = [(str(c), float(x)) for c, x in resp.get("symbols") or []]
         return _Recognition(resp["text"], conf, chars, words, lines, short, psm, model, syms)
@@ -364,45 +428,65 @@ class TesseractEngine:
         self, gray: Image.Image, dpi: int, deadline: float, boxes: list[tuple[int, int, int, int]]
     ) -> Detection:
         t0 = time.monotonic()
+        cpu0 = self._cpu
         langs = self.context.languages
+        strips = _Strips(gray, dpi, boxes)
+        passes: list[str] = []
 
         def done(lang: str | None, script: str | None, method: str) -> Detection:
-            return Detection(lang, script, method, time.monotonic() - t0)
+            return Detection(lang, script, method, time.monotonic() - t0, tuple(passes), self._cpu - cpu0)
 
-        strip = sample_strip(gray, dpi, boxes=boxes)
-        if strip is None:
+        def read(index: int, model: str, symbols: bool = False) -> _Recognition | None:
+            strip = strips.get(index)
+            if strip is None:
+                return None
+            passes.append(model)
+            return self._recognize(strip, model, 6, dpi, deadline, symbols=symbols)
+
+        if strips.get(0) is None:
             return done(None, None, "no text lines")
         if len(langs) == 1:
             return done(next(iter(langs)), None, "only language allowed")
-        rj = self._recognize(strip, "jpn", 6, dpi, deadline)
+        rj = read(0, "jpn")
+        assert rj is not None
         cj = count_scripts(rj.text)
         if cj.letters == 0:
             return done(None, None, "no letters in sample")
         jconf = rj.confidence
-        if cj.kana >= 3 and cj.share(cj.kana) >= KANA_SHARE_JA and jconf >= JA_MIN_CONF and "ja" in langs:
-            return done("ja", "Japanese", f"kana {cj.kana}/{cj.letters}, jpn conf {jconf:.0f}")
-        if cj.share(cj.latin) >= LATIN_SHARE_EN and jconf >= EN_MIN_CONF and "en" in langs:
-            return done("en", "Latin", f"latin {cj.latin}/{cj.letters}, jpn conf {jconf:.0f}")
         kconf = -1.0
-        if "ko" in langs:
-            rk = self._recognize(strip, "kor", 6, dpi, deadline)
+
+        def korean() -> bool:
+            nonlocal kconf
+            if "ko" not in langs or kconf >= 0:
+                return False
+            rk = read(0, "kor")
+            assert rk is not None
             ck = count_scripts(rk.text)
             kconf = rk.confidence
-            if kconf >= KO_MIN_CONF and ck.share(ck.hangul) >= HANGUL_SHARE_KO:
-                return done("ko", "Hangul", f"hangul {ck.hangul}/{ck.letters}, kor conf {kconf:.0f}")
+            return kconf >= KO_MIN_CONF and ck.share(ck.hangul) >= HANGUL_SHARE_KO
+
+        def ko_done() -> Detection:
+            return done("ko", "Hangul", f"kor conf {kconf:.0f}, jpn conf {jconf:.0f}")
+
+        kana_like = cj.kana >= 3 and cj.share(cj.kana) >= KANA_SHARE_JA
+        if kana_like and jconf >= JA_MIN_CONF and "ja" in langs:
+            if jconf >= JA_SURE_CONF or not korean():
+                return done("ja", "Japanese", f"kana {cj.kana}/{cj.letters}, jpn conf {jconf:.0f}")
+            return ko_done()
+        if cj.share(cj.latin) >= LATIN_SHARE_EN and jconf >= EN_MIN_CONF and "en" in langs:
+            return done("en", "Latin", f"latin {cj.latin}/{cj.letters}, jpn conf {jconf:.0f}")
+        if jconf < KO_ROUTE_CONF and korean():
+            return ko_done()
         zh = sorted({"zh-Hans", "zh-Hant"} & langs)
-        if cj.han >= cj.latin and zh and jconf >= ZH_MIN_JPN_CONF:
-            if len(zh) == 1:
-                return done(zh[0], "Han", "han; one chinese variant allowed")
-            vs, vt, cs, ct = self._variant_votes(strip, dpi, deadline)
-            if ZH_SIMP_SURE < vt - vs < ZH_TRAD_SURE:
-                more = sample_strip(gray, dpi, boxes=boxes, phase=0.75)
-                if more is not None:
-                    vs2, vt2, cs2, ct2 = self._variant_votes(more, dpi, deadline)
-                    vs, vt, cs, ct = vs + vs2, vt + vt2, (cs + cs2) / 2, (ct + ct2) / 2
-            margin = (vt - vs) - ZH_VOTE_BIAS + ZH_CONF_WEIGHT * (ct - cs - ZH_CONF_BIAS)
-            lang = "zh-Hant" if margin > 0 else "zh-Hans"
-            return done(lang, "Han", f"votes sim {vs} tra {vt}, conf sim {cs:.0f} tra {ct:.0f}")
+        if cj.han >= cj.latin and not kana_like and zh and jconf >= ZH_MIN_JPN_CONF:
+            found = self._chinese(zh, rj, read, korean)
+            if found == "ko":
+                return ko_done()
+            if isinstance(found, tuple):
+                lang, method = found
+                return done(lang, "Han", method)
+        if korean():
+            return ko_done()
         # nothing clear: the most confident reading among the allowed languages
         ranked = sorted(
             [(jconf, "ja" if cj.kana else ("en" if cj.latin > cj.han else "zh-Hans")), (kconf, "ko")],
@@ -411,11 +495,58 @@ class TesseractEngine:
         order = [lang for _, lang in ranked] + ["en", "ja", "zh-Hans", "zh-Hant", "ko"]
         return done(self._allowed(order), None, f"fallback: jpn conf {jconf:.0f}, kor conf {kconf:.0f}")
 
-    def _variant_votes(self, strip: Image.Image, dpi: int, deadline: float) -> tuple[int, int, float, float]:
-        rs = self._recognize(strip, "chi_sim", 6, dpi, deadline, symbols=True)
-        rt = self._recognize(strip, "chi_tra", 6, dpi, deadline, symbols=True)
-        vs, vt = variant_votes(rs.symbols, rt.symbols)
-        return vs, vt, rs.confidence, rt.confidence
+    def _chinese(
+        self,
+        zh: list[str],
+        first: _Recognition,
+        read: Callable[..., _Recognition | None],
+        korean: Callable[[], bool],
+    ) -> tuple[str, str] | str | None:
+        """Simplified or traditional (sequential test, see ZH_*); "ko" when the Korean model
+        claims the page, None when the Chinese models do not read it confidently."""
+        jconfs = [first.confidence]
+        parts: list[str] = []
+        confirmed = False  # the Chinese models read a strip confidently: not Korean
+
+        def jpn_evidence(r: _Recognition) -> float:
+            t, s, n = variant_counts(r.text)
+            return ZH_JPN_WEIGHT * (t - s - ZH_JPN_BIAS * n)
+
+        score = jpn_evidence(first)
+        parts.append(f"jpn {score:+.1f}")
+        for kind, index in ZH_STEPS:
+            if abs(score) >= ZH_SURE or len(zh) == 1:
+                break
+            if kind == "jpn":
+                r = read(index, "jpn")
+                if r is None:
+                    continue
+                jconfs.append(r.confidence)
+                if len(jconfs) == 2 and sum(jconfs) / 2 < KO_ROUTE_CONF and korean():
+                    return "ko"
+                e = jpn_evidence(r)
+                parts.append(f"jpn {e:+.1f}")
+            else:
+                rs = read(index, "chi_sim", True)
+                rt = read(index, "chi_tra", True)
+                if rs is None or rt is None:
+                    continue
+                if max(rs.confidence, rt.confidence) < ZH_MIN_CONF:
+                    return "ko" if korean() else None
+                confirmed = True
+                vs, vt = variant_votes(rs.symbols, rt.symbols)
+                dc = rt.confidence - rs.confidence
+                e = ZH_VOTE_WEIGHT * (vt - vs + ZH_CONF_WEIGHT * dc - ZH_VOTE_BIAS)
+                parts.append(f"votes {vs}:{vt} {e:+.1f}")
+            score += e
+        # Korean print read by jpn looks like Han with low confidence: rule it out unless clear
+        route = ZH_ROUTE_CONF[0] if len(jconfs) == 1 else ZH_ROUTE_CONF[1]
+        if not confirmed and sum(jconfs) / len(jconfs) < route and korean():
+            return "ko"
+        if len(zh) == 1:
+            return zh[0], "han; one chinese variant allowed"
+        lang = "zh-Hant" if score > 0 else "zh-Hans"
+        return lang, f"simplified/traditional evidence {score:+.1f} ({', '.join(parts)})"
 
     def detect_language(self, image: ImageInput) -> Detection:
         gray, dpi = self._prepare(image)
@@ -447,28 +578,46 @@ class TesseractEngine:
 
     def ocr_image(self, image: ImageInput, *, language: str | None = None) -> OcrPage:
         t0 = time.monotonic()
+        c0 = time.thread_time()
         deadline = t0 + self.context.page_timeout_s
         gray, dpi = self._prepare(image)
         if language is not None and language not in LANGUAGES:
             raise OcrError(f"unknown language {language!r}", language=language)
         boxes, _ = find_text_bands(gray, dpi)
         with self._lock:
-            if language is None:
-                det = self._detect(gray, dpi, deadline, boxes)
-            elif not boxes:
-                det = Detection(None, None, "no text lines")
-            else:
-                det = Detection(language, None, "given")
-            if det.language is None:
-                return self._fallback(gray, dpi, deadline, t0, det)
-            lang = det.language
-            model = LANGUAGES[lang]
-            modes = (6, 3) if lang == "ko" else (3, 6)
-            best = self._recognize(gray, model, modes[0], dpi, deadline)
-            if self._poor(best, len(boxes)):
-                alt = self._recognize(gray, model, modes[1], dpi, deadline)
-                if alt.score > best.score:
-                    best = alt
+            w0 = self._cpu
+            page = self._read_page(gray, dpi, deadline, boxes, language)
+            worker_cpu = self._cpu - w0
+        return replace(
+            page,
+            seconds=time.monotonic() - t0,
+            cpu_seconds=round(worker_cpu + time.thread_time() - c0, 4),
+        )
+
+    def _read_page(
+        self,
+        gray: Image.Image,
+        dpi: int,
+        deadline: float,
+        boxes: list[tuple[int, int, int, int]],
+        language: str | None,
+    ) -> OcrPage:
+        if language is None:
+            det = self._detect(gray, dpi, deadline, boxes)
+        elif not boxes:
+            det = Detection(None, None, "no text lines")
+        else:
+            det = Detection(language, None, "given")
+        if det.language is None:
+            return self._fallback(gray, dpi, deadline, det)
+        lang = det.language
+        model = LANGUAGES[lang]
+        modes = (6, 3) if lang == "ko" else (3, 6)
+        best = self._recognize(gray, model, modes[0], dpi, deadline)
+        if self._poor(best, len(boxes)):
+            alt = self._recognize(gray, model, modes[1], dpi, deadline)
+            if alt.score > best.score:
+                best = alt
         text = normalize_text(best.text, lang)
         conf = round(best.confidence, 2) if text else 0.0
         return OcrPage(
@@ -476,22 +625,22 @@ class TesseractEngine:
             language=lang,
             confidence=conf,
             psm=best.psm,
-            seconds=time.monotonic() - t0,
+            seconds=0.0,
             needs_review=conf < self.context.review_threshold,
             model=model,
             words=best.words,
             detection=det,
         )
 
-    def _fallback(self, gray: Image.Image, dpi: int, deadline: float, t0: float, det: Detection) -> OcrPage:
+    def _fallback(self, gray: Image.Image, dpi: int, deadline: float, det: Detection) -> OcrPage:
         """No line the detector trusts (tiny or unusual print): one full-page pass, flagged for review,
         so a page with ink never silently comes back empty."""
         if not _has_ink(gray):
-            return OcrPage("", None, 0.0, 0, time.monotonic() - t0, needs_review=True, detection=det)
+            return OcrPage("", None, 0.0, 0, 0.0, needs_review=True, detection=det)
         best = self._recognize(gray, LANGUAGES["en"], 3, dpi, deadline)
         text = normalize_text(best.text, "en")
         return OcrPage(text=text, language="en" if text else None, confidence=round(best.confidence, 2) if text else 0.0,
-                       psm=best.psm, seconds=time.monotonic() - t0, needs_review=True, model=LANGUAGES["en"],
+                       psm=best.psm, seconds=0.0, needs_review=True, model=LANGUAGES["en"],
                        words=best.words, detection=det)
 
     # -- PDF ---------------------------------------------------------------------------------

@@ -117,18 +117,18 @@ class EmlParser:
                 if not name.lower().endswith(".eml"):
                     name += ".eml"
             elif part.is_multipart():
-                stack.extend(part.get_payload())
+                stack.extend(p for p in part.get_payload() if isinstance(p, Message))
                 continue
             else:
                 if part is body_part:
                     continue
                 disposition = part.get_content_disposition()
-                name = part.get_filename()
-                if not name and disposition != "attachment" and ctype in ("text/plain", "text/html"):
+                filename = part.get_filename()
+                if not filename and disposition != "attachment" and ctype in ("text/plain", "text/html"):
                     continue  # the other alternative of the body
-                payload = part.get_payload(decode=True) or b""
-                if not name:
-                    name = f"attachment-{len(doc.attachments) + 1}{_EXTENSIONS.get(ctype, '.bin')}"
+                decoded = part.get_payload(decode=True)
+                payload = decoded if isinstance(decoded, bytes) else b""
+                name = filename or f"attachment-{len(doc.attachments) + 1}{_EXTENSIONS.get(ctype, '.bin')}"
             if len(doc.attachments) >= ctx.max_attachments:
                 raise TooLarge("The e-mail has more than %(limit)s attachments.", limit=ctx.max_attachments)
             total += len(payload)

@@ -157,6 +157,7 @@ class ParsedDocument:
 class Parser(Protocol):
     """A parser handles one or more media types. It must not keep state between calls."""
 
-    media_types: tuple[str, ...]
+    @property
+    def media_types(self) -> tuple[str, ...]: ...
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedDocument: ...

@@ -115,7 +115,7 @@ class DocxParser:
             out: list[str] = []
             _docx_text(root, out)
             doc.pages.append(m.PageText(number=1, text=clean_text("".join(out)), label="body"))
-            extra = [("notes", ("word/footnotes.xml", "word/endnotes.xml"))]
+            extra: list[tuple[str, tuple[str, ...]]] = [("notes", ("word/footnotes.xml", "word/endnotes.xml"))]
             headers = sorted(n for n in z.names() if re.fullmatch(r"word/(header|footer)\d*\.xml", n))
             extra.append(("headers and footers", tuple(headers)))
             for label, parts in extra:
@@ -208,9 +208,9 @@ class XlsxParser:
             for el in root.iter():
                 if local(el.tag) == "sheet":
                     rid = rel_id(el)
-                    target = rels.get(rid or "")
-                    if target and z.has(target):
-                        sheets.append((clean_text(el.get("name") or ""), target))
+                    sheet_part = rels.get(rid or "")
+                    if sheet_part and z.has(sheet_part):
+                        sheets.append((clean_text(el.get("name") or ""), sheet_part))
             doc = m.ParsedDocument(media_type=m.XLSX, page_count=len(sheets),
                                    truncated=len(sheets) > ctx.max_pages)
             for index, (name, target) in enumerate(sheets[: ctx.max_pages]):

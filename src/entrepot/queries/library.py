@@ -81,7 +81,7 @@ def first_thumbs(session: Session, docs: list[Document]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Page.version_id, Page.thumb).where(
         Page.version_id.in_(list(ids)), Page.number == 1, Page.thumb.is_not(None)))
-    return {ids[v]: t for v, t in rows}
+    return {ids[v]: t for v, t in rows if t}
 
 
 def board(session: Session, principal: Principal, limit: int = 200) -> list[tuple[DocumentVersion, Document]]:

@@ -51,8 +51,8 @@ def load_catalogs(locale_dir: Path = LOCALE_DIR) -> dict[str, Translations]:
             if not m.id or m.fuzzy:
                 continue
             if isinstance(m.id, tuple):
-                msgs[m.id[0]] = tuple(m.string)
-            elif m.string:
+                msgs[m.id[0]] = tuple(m.string or ())
+            elif isinstance(m.id, str) and isinstance(m.string, str) and m.string:
                 msgs[m.id] = m.string
         catalogs[lang] = Translations(lang, msgs)
     return catalogs

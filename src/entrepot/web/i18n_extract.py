@@ -32,7 +32,7 @@ def _python_messages(path: Path) -> set[str]:
 def _template_messages(path: Path, env: Environment) -> set[str]:
     source = path.read_text(encoding="utf-8")
     return {msg if isinstance(msg, str) else msg[0]
-            for _lineno, _func, msg in env.extract_translations(source)
+            for _lineno, _func, msg in env.extract_translations(source)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
             if msg and (isinstance(msg, str) or msg[0])}
 
 

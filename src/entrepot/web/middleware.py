@@ -51,8 +51,8 @@ class SecurityMiddleware:
             addr = ipaddress.ip_address(host)
         except ValueError:
             return host == "testclient"  # Starlette's in-process test client has no address
-        if getattr(addr, "ipv4_mapped", None):
-            addr = addr.ipv4_mapped  # type: ignore[union-attr]
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
         return any(addr in net for net in self.networks)
 
     def _limit(self, path: str) -> int:

@@ -63,7 +63,7 @@ def _public_operations(app: FastAPI) -> set[tuple[str, str]]:
         if isinstance(route, APIRoute):
             guard = _guard(route)
             if guard is not None and guard.action is policy.Action.PUBLIC:
-                out |= {(ctx.path, m.lower()) for m in route.methods}
+                out |= {(ctx.path or "", m.lower()) for m in route.methods or ()}
     return out
 
 

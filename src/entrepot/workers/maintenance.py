@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, text
+from sqlalchemy import Delete, delete, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from entrepot.core.config import Settings
@@ -66,13 +66,18 @@ def schedule_retention(session: Session, now: datetime | None = None) -> bool:
 def _cleanup(session: Session, settings: Settings) -> dict[str, int]:
     now = datetime.now(UTC)
     idle = max(settings.session_idle_minutes, settings.shared_terminal_idle_minutes)
-    sessions = session.execute(delete(WebSession).where(or_(
+    sessions = _deleted(session, delete(WebSession).where(or_(
         WebSession.last_seen_at < now - timedelta(minutes=idle),
         WebSession.created_at < now - timedelta(hours=settings.session_absolute_hours),
-    ))).rowcount
+    )))
     # Keep a day of attempts: enough for the rate limits and for investigating an attack.
-    attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1))).rowcount
-    return {"sessions": int(sessions or 0), "login_attempts": int(attempts or 0)}
+    attempts = _deleted(session, delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
+    return {"sessions": sessions, "login_attempts": attempts}
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE gives a CursorResult
 
 
 def search_alerts(db: Database) -> dict[str, int]:

@@ -62,7 +62,7 @@ def _page_image(ctx: Library, document_id: int, number: int, version: int | None
         shown = q.version(s, doc, version)
         pg = q.page(s, shown.id, number) if shown else None
         digest = (pg.thumb if thumb else pg.image) if pg else None
-        if digest is None:
+        if digest is None or shown is None:
             raise NotFound("This page has no image.")
         classified = policy.audited(doc)
         if classified:
