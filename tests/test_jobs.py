@@ -113,3 +113,25 @@ def test_redis_wakes_an_idle_worker_after_commit_only(settings: Settings) -> Non
     assert time.monotonic() - started < 1.0
     t.join()
     db.dispose()
+
+
+def test_claim_many_takes_due_jobs_in_order_up_to_the_limit(db: Database) -> None:
+    with db.write() as s:
+        ids = [jobs.enqueue(s, "test.echo", {"n": i}).id for i in range(5)]
+        later = jobs.enqueue(s, "test.echo", delay_s=60).id
+        jobs.enqueue(s, "other.kind")
+    with db.write() as s:
+        first = jobs.claim_many(s, "w1", ["test.echo"], 3, lease_s=60)
+    with db.write() as s:
+        rest = jobs.claim_many(s, "w2", ["test.echo"], 10, lease_s=60)
+    assert [j.id for j in first] == ids[:3] and [j.id for j in rest] == ids[3:]
+    assert [j.payload["n"] for j in first + rest] == list(range(5))
+    with db.read() as s:
+        stored = {j.id: j for j in s.query(Job).filter(Job.id.in_(ids + [later]))}
+    assert all(stored[i].state == "running" and stored[i].attempts == 1 and stored[i].lease_until for i in ids)
+    assert {stored[i].worker for i in ids[:3]} == {"w1"} and stored[later].state == "queued"
+    assert all(j.attempts == 1 and j.state == "running" for j in first)  # the copies show the claim
+    with db.write() as s:
+        jobs.finish_done(s, ids[:3])
+    with db.read() as s:
+        assert {s.get(Job, i).state for i in ids[:3]} == {"done"}

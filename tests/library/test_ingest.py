@@ -133,3 +133,130 @@ def test_import_command_is_resumable(lib: Library, tmp_path: Path) -> None:
     with lib.db.read() as s:
         docs = s.execute(select(Document)).unique().scalars().all()
     assert {d.category for d in docs} == {"price_reports"} and {d.status for d in docs} == {"ready"}
+
+
+def _index_rows(lib: Library) -> int:
+    """Rows in the page index, whichever backend holds it."""
+    from sqlalchemy import text
+
+    with lib.db.read() as s:
+        table = "page_search" if s.get_bind().dialect.name == "postgresql" else "page_fts"
+        return int(s.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608 - our names
+
+
+def _audit_ok(lib: Library) -> bool:
+    from entrepot import audit
+
+    with lib.db.read() as s:
+        return all(r.ok for r in audit.verify_all(s))
+
+
+def test_a_batch_is_recorded_together_and_rerunning_it_changes_nothing(lib: Library,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from entrepot import jobs
+    from entrepot.actions.library import INGEST_JOB
+
+    monkeypatch.setattr("entrepot.workers.ingest.RECORD_EVERY_S", 600.0)  # a loaded machine must not split it
+
+    texts = [f"Zinc shipment {i} cleared customs in Busan under HS 7901.11." for i in range(12)]
+    ids = [lib.upload(f"note-{i}.txt", t.encode())["document_id"] for i, t in enumerate(texts)]
+    assert lib.process() == len(ids)
+    versions = [_version(lib, i) for i in ids]
+    assert {v.state for v in versions} == {"ready"}
+    assert len({v.processed_at for v in versions}) == 1  # one transaction recorded them all
+    pages, rows = sum(len(_pages(lib, v.id)) for v in versions), _index_rows(lib)
+    assert pages == rows == len(ids)
+    with lib.db.write() as s:  # the same versions again, as after a retry
+        for v in versions:
+            jobs.enqueue(s, INGEST_JOB, {"version_id": v.id})
+    assert lib.process() == len(ids)
+    assert sum(len(_pages(lib, v.id)) for v in versions) == pages and _index_rows(lib) == rows
+    body = lib.librarian.get("/api/v1/search", params={"q": "Busan zinc"}).json()
+    assert body["total"] == len(ids) and {h["document_id"] for h in body["hits"]} <= set(ids)
+    assert _audit_ok(lib)
+
+
+def test_a_result_that_cannot_be_recorded_fails_alone(lib: Library) -> None:
+    """One result the database refuses (two pages numbered alike) fails its own job; the rest of its
+    batch is recorded, and the failed job goes back to the queue."""
+    from entrepot import jobs
+    from entrepot.actions.library import INGEST_JOB
+    from entrepot.db.tables import Job
+    from entrepot.ingest import run_pipeline
+    from entrepot.workers.ingest import IngestRunner, _Parsed
+    from entrepot.workers.loop import Worker
+
+    ids = [lib.upload(f"batch-{i}.txt", f"Urea FOB price report number {i}.".encode())["document_id"] for i in range(3)]
+    worker = Worker(lib.db, lib.settings)
+    claimed = worker._claim()
+    assert [j.kind for j in claimed] == [INGEST_JOB] * 3
+    runner: IngestRunner = worker.ingest
+    ctx = runner.context()
+    pending = []
+    for pos, job in enumerate(claimed):
+        v = _version(lib, ids[pos])
+        result = run_pipeline(ctx.blobs.read_bytes(v.blob), v.filename, ctx)
+        if pos == 1:
+            result.pages = result.pages + result.pages  # the same page number twice: refused
+        pending.append(_Parsed(pos, v.id, job.id, False, result))
+    held = [j.id for j in claimed]
+    outcomes = runner._record(pending, held)
+    assert isinstance(outcomes[1], Exception) and outcomes[0]["pages"] == outcomes[2]["pages"] == 1
+    assert held == []
+    states = [_version(lib, i) for i in ids]
+    assert [v.state for v in states] == ["ready", "queued", "ready"]
+    assert "IntegrityError" in (states[1].error or "") and _pages(lib, states[1].id) == []
+    with lib.db.read() as s:
+        job_states = [(s.get(Job, j.id).state, s.get(Job, j.id).error is None) for j in claimed]
+    assert job_states == [("done", True), ("queued", False), ("done", True)]
+    assert _index_rows(lib) == 2 and _audit_ok(lib)
+    with lib.db.write() as s:  # the retry is due now, and this time the file's own result is recorded
+        s.execute(Job.__table__.update().values(run_at=jobs.queue._now()))
+    assert lib.process() == 1
+    assert _version(lib, ids[1]).state == "ready" and _index_rows(lib) == 3 and _audit_ok(lib)
+
+
+def test_two_versions_in_one_batch_leave_the_newest_current_and_indexed(lib: Library) -> None:
+    from tests.conftest import csrf_of
+
+    doc = lib.upload("tariff.txt", b"Tariff on nickel: 5 percent")["document_id"]
+    c = lib.librarian
+    r = c.post(f"/library/upload/{doc}/version", files={"file": ("tariff-v2.txt", b"Tariff on cobalt: 3 percent")},
+               data={"csrf_token": csrf_of(c)})
+    assert r.status_code == 200
+    assert lib.process() == 2  # both versions' jobs in one batch
+    with lib.db.read() as s:
+        d = s.get(Document, doc)
+        newest = _version(lib, doc)
+        assert newest.number == 2 and d.current_version_id == newest.id and d.status == "ready"
+    assert _index_rows(lib) == 1
+    found = lib.librarian.get("/api/v1/search", params={"q": "cobalt"}).json()["hits"]
+    gone = lib.librarian.get("/api/v1/search", params={"q": "nickel"}).json()["hits"]
+    assert [h["document_id"] for h in found] == [doc] and gone == []
+    assert _audit_ok(lib)
+
+
+def test_a_slow_batch_gives_its_unstarted_jobs_back(lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the time limit the rest of a batch returns to the queue for any worker, with its attempt
+    given back; after slow documents the worker claims one at a time."""
+    from entrepot.db.tables import Job
+    from entrepot.workers import loop
+
+    monkeypatch.setattr("entrepot.workers.ingest.RECORD_EVERY_S", 0.0)  # every document is "slow"
+    ids = [lib.upload(f"slow-{i}.txt", f"Ferrosilicon quote {i}.".encode())["document_id"] for i in range(4)]
+    worker = loop.Worker(lib.db, lib.settings)
+    monkeypatch.setattr(loop, "SLOW_DOCUMENT_S", -1.0)
+    ran = worker.run_one()
+    assert len(ran) == 1 and worker._ingest_batch == 1
+    with lib.db.read() as s:
+        rows = s.query(Job).filter(Job.kind == "ingest.version").order_by(Job.id).all()
+        assert [(j.state, j.attempts) for j in rows] == [("done", 1)] + [("queued", 0)] * 3
+        assert all(j.worker is None and j.lease_until is None for j in rows[1:])
+    assert len(worker._claim()) == 1  # one at a time now
+    with lib.db.write() as s:  # put that claim back as a dead worker's would be
+        s.query(Job).filter(Job.state == "running").update({"state": "queued", "attempts": 0})
+    assert worker.run_until_idle() == 3
+    assert {_version(lib, i).state for i in ids} == {"ready"}
+    with lib.db.read() as s:
+        assert {j.attempts for j in s.query(Job).filter(Job.kind == "ingest.version")} == {1}
+    assert _audit_ok(lib)

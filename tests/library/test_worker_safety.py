@@ -76,3 +76,48 @@ def test_kill_9_mid_document_then_the_next_run_completes(lib: Library) -> None:
     assert _state(lib, doc["document_id"])[::2] == ("ready", pages)
     with lib.db.read() as s:
         assert all(r.ok for r in audit.verify_all(s))
+
+
+def test_kill_9_mid_batch_leaves_each_document_whole_or_untouched(lib: Library) -> None:
+    """Killed while recording batches of short documents: each is either ready with its pages, index
+    rows and finished job, or has none of them and runs again once its lease ends."""
+    from sqlalchemy import text
+
+    from entrepot.db.tables import Job
+
+    count = 120
+    ids = [lib.upload(f"n-{i}.txt", f"Copper cathode lot {i} shipped from Incheon.".encode(), publish=False)
+           ["document_id"] for i in range(count)]
+    env = {**os.environ, "ENTREPOT_DATABASE_URL": lib.settings.db_url, "ENTREPOT_DATA_DIR": str(lib.settings.data_dir),
+           "ENTREPOT_JOB_LEASE_SECONDS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "entrepot", "worker", "--processes", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def ready() -> int:
+        with lib.db.read() as s:
+            return s.execute(select(func.count()).select_from(DocumentVersion)
+                             .where(DocumentVersion.state == "ready")).scalar_one()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and ready() == 0:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    done_before = ready()
+    assert 0 < done_before < count, "the worker was not killed between batches"
+    with lib.db.read() as s:
+        table = "page_search" if s.get_bind().dialect.name == "postgresql" else "page_fts"
+        for v in s.execute(select(DocumentVersion)).scalars():
+            pages = s.execute(select(func.count()).select_from(Page).where(Page.version_id == v.id)).scalar_one()
+            job = s.execute(select(Job).where(Job.payload["version_id"].as_integer() == v.id)).scalar_one()
+            assert (v.state == "ready") == (pages == 1) == (job.state == "done"), (v.state, pages, job.state)
+        indexed = s.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608 - our names
+        assert indexed == done_before
+    time.sleep(2.5)  # the dead worker's leases run out
+    Worker(lib.db, lib.settings).run_until_idle()
+    assert ready() == count
+    with lib.db.read() as s:
+        assert all(r.ok for r in audit.verify_all(s))
+        docs = s.execute(select(Document).where(Document.id.in_(ids))).unique().scalars()
+        assert {d.status for d in docs} == {"ready"}

@@ -21,12 +21,10 @@ from entrepot.db.library import (
     DocumentHsCode,
     DocumentTag,
     DocumentVersion,
-    Page,
 )
 from entrepot.db.tables import ApprovalRequest
 from entrepot.ingest import IngestResult
 from entrepot.parsers import safe_filename
-from entrepot.search.backend import page_index
 
 INGEST_JOB = "ingest.version"
 
@@ -286,55 +284,15 @@ def record_progress(session: Session, version_id: int, step: str, progress: int)
 
 def record_ingest(session: Session, version_id: int, result: IngestResult) -> DocumentVersion:
     """Everything the pipeline found, in one transaction: pages, languages, suggestions, the new current
-    version. Re-running replaces what an earlier run wrote, so it is idempotent."""
-    version = session.get(DocumentVersion, version_id)
-    if version is None:
+    version. Re-running replaces what an earlier run wrote, so it is idempotent. The worker records
+    whole batches with `ingest_record.record_ingests`; this is the same for one version."""
+    from entrepot.actions.ingest_record import record_ingests
+
+    if not record_ingests(session, [(version_id, result)]):
         raise NotFound("No such version.")
-    doc = session.get(Document, version.document_id, options=_BARE)
-    assert doc is not None
-    index = page_index(session)
-    index.remove(session, _page_ids(session, [version.id]))
-    session.query(Page).filter(Page.version_id == version.id).delete()
-    rows = [Page(version_id=version.id, number=p.number, text=p.text, language=p.language, source=p.source,
-                 confidence=p.confidence, needs_review=p.needs_review, image=p.image, thumb=p.thumb)
-            for p in result.pages]
-    session.add_all(rows)
-    session.flush()
-    version.media_type = result.media_type
-    version.state = "ready" if result.supported else "unsupported"
-    version.error = None if result.supported else result.note
-    version.page_count = len(result.pages)
-    version.ocr_pages = sum(p.source == "ocr" for p in result.pages)
-    version.low_confidence_pages = sum(p.needs_review for p in result.pages)
-    version.searchable_pdf = result.searchable_pdf
-    version.step, version.progress, version.processed_at = "done", 100, _now()
-    newest = session.execute(select(DocumentVersion.id).where(
-        DocumentVersion.document_id == doc.id, DocumentVersion.state.in_(("ready", "unsupported")))
-        .order_by(DocumentVersion.number.desc()).limit(1)).scalar_one_or_none()
-    if newest is None or newest == version.id:
-        # Only the current version is searchable: the index moves with it, in this same transaction.
-        others = select(DocumentVersion.id).where(DocumentVersion.document_id == doc.id,
-                                                  DocumentVersion.id != version.id)
-        index.remove(session, _page_ids(session, list(session.execute(others).scalars())))
-        index.replace(session, [(row.id, p.analysed) for row, p in zip(rows, result.pages, strict=True)
-                                if p.analysed is not None])
-        doc.current_version_id = version.id
-        doc.status = "ready" if result.supported else "not_indexed"
-        doc.languages = result.languages
-        doc.suggestions = result.suggestions
-        if result.title and doc.title == version.filename:
-            doc.title = result.title[:500]
-        doc.updated_at = _now()
-    audit.append(session, "document.ingested", target_type="document", target_id=doc.id,
-                 details={"version": version.number, "state": version.state, "pages": version.page_count,
-                          "ocr_pages": version.ocr_pages})
+    version = session.get(DocumentVersion, version_id, populate_existing=True)
+    assert version is not None
     return version
-
-
-def _page_ids(session: Session, version_ids: list[int]) -> list[int]:
-    if not version_ids:
-        return []
-    return list(session.execute(select(Page.id).where(Page.version_id.in_(version_ids))).scalars())
 
 
 def record_failure(session: Session, version_id: int, error: str, final: bool) -> None:

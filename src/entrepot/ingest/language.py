@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-
 #: Letters of each script, counted over a whole page at C speed.
 _COUNTED = {
     "hangul": re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"),
@@ -22,14 +21,28 @@ def _t2s() -> object:
     return opencc.OpenCC("t2s")
 
 
+#: Han character -> whether converting it alone to simplified script changes it; learnt as characters
+#: are first seen (a few thousand in all), so a page costs set lookups, not a pure-Python conversion.
+_CHANGED: dict[str, bool] = {}
+
+
+def _learn(chars: set[str]) -> None:
+    new = [c for c in chars if c not in _CHANGED]
+    if not new:
+        return
+    converted = _t2s().convert("\n".join(new)).split("\n")  # type: ignore[attr-defined]
+    if len(converted) != len(new):  # never seen; one at a time is slower but always aligned
+        converted = [_t2s().convert(c) for c in new]  # type: ignore[attr-defined]
+    _CHANGED.update((c, s != c) for c, s in zip(new, converted, strict=True))
+
+
 def is_traditional(text: str) -> bool:
-    """Traditional script when converting to simplified changes a noticeable share of characters."""
+    """Traditional script when a noticeable share of the characters change in simplified script."""
     han = _COUNTED["han"].findall(text[:20000])[:2000]
     if not han:
         return False
-    sample = "".join(han)
-    converted = _t2s().convert(sample)  # type: ignore[attr-defined]
-    changed = sum(a != b for a, b in zip(sample, converted, strict=False))
+    _learn(set(han))
+    changed = sum(map(_CHANGED.__getitem__, han))
     return changed >= max(2, len(han) * 0.03)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
 from entrepot.db.tables import Job
@@ -46,9 +46,50 @@ def claim(session: Session, worker: str, kinds: list[str], lease_s: float = 300)
     return job
 
 
+def claim_many(session: Session, worker: str, kinds: list[str], limit: int, lease_s: float = 300) -> list[Job]:
+    """Up to `limit` due jobs in queue order, claimed with two statements whatever their number.
+    Returns detached copies (never added to the session) showing the claimed state."""
+    now = _now()
+    rows = session.execute(
+        select(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at)
+        .where(Job.state == QUEUED, Job.run_at <= now, Job.kind.in_(kinds))
+        .order_by(Job.run_at, Job.id).limit(limit).with_for_update(skip_locked=True)).all()
+    if not rows:
+        return []
+    lease_until = now + timedelta(seconds=lease_s)
+    session.execute(update(Job).where(Job.id.in_([r.id for r in rows]))
+                    .values(state=RUNNING, worker=worker, attempts=Job.attempts + 1, lease_until=lease_until)
+                    .execution_options(synchronize_session=False))
+    return [Job(id=r.id, kind=r.kind, payload=r.payload, attempts=r.attempts + 1, max_attempts=r.max_attempts,
+                run_at=r.run_at, state=RUNNING, worker=worker, lease_until=lease_until) for r in rows]
+
+
 def renew(session: Session, job_id: int, lease_s: float) -> None:
-    session.execute(update(Job).where(Job.id == job_id, Job.state == RUNNING)
-                    .values(lease_until=_now() + timedelta(seconds=lease_s)))
+    renew_many(session, [job_id], lease_s)
+
+
+def renew_many(session: Session, job_ids: list[int], lease_s: float) -> None:
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids), Job.state == RUNNING)
+                        .values(lease_until=_now() + timedelta(seconds=lease_s))
+                        .execution_options(synchronize_session=False))
+
+
+def release(session: Session, job_ids: list[int]) -> None:
+    """Give claimed jobs that were never started back to the queue as they were (the attempt they
+    took is returned), for another worker to take now."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids), Job.state == RUNNING)
+                        .values(state=QUEUED, attempts=Job.attempts - 1, worker=None, lease_until=None)
+                        .execution_options(synchronize_session=False))
+
+
+def finish_done(session: Session, job_ids: list[int]) -> None:
+    """Mark jobs done with one statement (a batch whose results were recorded in this transaction)."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids))
+                        .values(state=DONE, error=None, finished_at=_now(), lease_until=None)
+                        .execution_options(synchronize_session=False))
 
 
 def finish(session: Session, job_id: int, error: str | None = None, retry_delay_s: float = 30) -> None:
@@ -70,7 +111,12 @@ def requeue_expired(session: Session) -> int:
     """Jobs whose worker vanished go back to the queue (or fail once out of attempts)."""
     now = _now()
     expired = (Job.state == RUNNING) & (Job.lease_until < now)
-    failed = session.execute(update(Job).where(expired, Job.attempts >= Job.max_attempts).values(
-        state=FAILED, error="the worker stopped while running this job", finished_at=now)).rowcount
-    queued = session.execute(update(Job).where(expired).values(state=QUEUED, lease_until=None)).rowcount
-    return int(failed or 0) + int(queued or 0)
+    failed = _changed(session, update(Job).where(expired, Job.attempts >= Job.max_attempts).values(
+        state=FAILED, error="the worker stopped while running this job", finished_at=now))
+    queued = _changed(session, update(Job).where(expired).values(state=QUEUED, lease_until=None))
+    return failed + queued
+
+
+def _changed(session: Session, statement: Update) -> int:
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE gives a CursorResult

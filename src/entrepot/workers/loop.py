@@ -12,24 +12,27 @@ from collections.abc import Callable
 from typing import Any
 
 from entrepot import jobs
+from entrepot.actions.exports import EXPORT_JOB
 from entrepot.actions.library import INGEST_JOB
+from entrepot.actions.screening import ATTACHMENT_JOB
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.tables import Job
 from entrepot.jobs.wakeup import Polling
 from entrepot.workers import maintenance
-from entrepot.actions.screening import ATTACHMENT_JOB
 from entrepot.workers.compliance import scan_attachment
-from entrepot.actions.exports import EXPORT_JOB
 from entrepot.workers.dropfolder import DropFolder
 from entrepot.workers.exports import run_export
-from entrepot.workers.ingest import IngestRunner
+from entrepot.workers.ingest import RELEASED, IngestRunner
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 600
 DROP_SCAN_EVERY_S = 2
 SWEEP_EVERY_S = 5
-INGEST_BATCH = 8
+#: Ingest jobs claimed together; their results are recorded together (see IngestRunner.run_batch).
+INGEST_BATCH = 32
+#: After documents this slow (OCR), claim one at a time, so the other workers share the queue.
+SLOW_DOCUMENT_S = 0.2
 ALERTS_JOB = "search.alerts"
 ALERTS_EVERY_S = 60
 
@@ -40,6 +43,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.ingest = IngestRunner(db, settings)
         self._next_sweep = 0.0
+        self._ingest_batch = INGEST_BATCH
         self.handlers: dict[str, Callable[[Job], Any]] = {
             "maintenance.cleanup": lambda job: maintenance.cleanup(db, settings, job.payload),
             ALERTS_JOB: lambda job: maintenance.search_alerts(db),
@@ -47,27 +51,22 @@ class Worker:
                                                         self.ingest.ocr_engine),
             maintenance.RETENTION_JOB: lambda job: maintenance.retention(db, settings, job.id),
             EXPORT_JOB: lambda job: run_export(db, settings, int(job.payload["export_id"]), job.id),
+            # Claimed ingest jobs go to run_batch (see run_one); this entry names the kind for claiming.
             INGEST_JOB: lambda job: self.ingest.run(int(job.payload["version_id"]),
-                                                    job.attempts >= job.max_attempts, job.id),
+                                                    job.attempts >= job.max_attempts),
         }
 
     def _claim(self) -> list[Job]:
-        """One job, or several ingest jobs at once (short documents are recorded together)."""
+        """One job, or a batch of ingest jobs (short documents are recorded together), in one short
+        write transaction."""
         lease = self.settings.job_lease_seconds
         with self.db.write() as s:
             if time.monotonic() >= self._next_sweep:  # a dead worker's jobs return within seconds
                 jobs.requeue_expired(s)
                 self._next_sweep = time.monotonic() + SWEEP_EVERY_S
-            job = jobs.claim(s, self.name, list(self.handlers), lease_s=lease)
-            batch = [job] if job else []
-            while job is not None and job.kind == INGEST_JOB and len(batch) < INGEST_BATCH:
-                nxt = jobs.claim(s, self.name, [INGEST_JOB], lease_s=lease)
-                if nxt is None:
-                    break
-                batch.append(nxt)
-            s.flush()
-            for j in batch:
-                s.expunge(j)  # handlers get detached copies; the claims themselves commit here
+            batch = jobs.claim_many(s, self.name, list(self.handlers), 1, lease_s=lease)
+            if batch and batch[0].kind == INGEST_JOB:
+                batch += jobs.claim_many(s, self.name, [INGEST_JOB], self._ingest_batch - 1, lease_s=lease)
         return batch
 
     def run_one(self) -> list[Job]:
@@ -76,17 +75,28 @@ class Worker:
         if not batch:
             return []
         if batch[0].kind == INGEST_JOB:
-            outcomes = self.ingest.run_batch([(int(j.payload["version_id"]), j.attempts >= j.max_attempts, j.id)
-                                              for j in batch])
-        else:
-            outcomes = [self._run_handler(batch[0])]
+            return self._run_ingest(batch)
+        outcome = self._run_handler(batch[0])
+        error = f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, Exception) else None
+        if error:
+            log.warning("job %s (%s) failed: %s", batch[0].id, batch[0].kind, error)
         with self.db.write() as s:
-            for job, outcome in zip(batch, outcomes, strict=True):
-                error = f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, Exception) else None
-                if error:
-                    log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
-                jobs.finish(s, job.id, error)
+            jobs.finish(s, batch[0].id, error)
         return batch
+
+    def _run_ingest(self, batch: list[Job]) -> list[Job]:
+        """The runner finishes each ingest job in the transaction that records its outcome, and gives
+        back the jobs it did not start in time; the next claim is sized by how long documents took."""
+        started = time.monotonic()
+        outcomes = self.ingest.run_batch([(int(j.payload["version_id"]), j.attempts >= j.max_attempts, j.id)
+                                          for j in batch])
+        ran = [job for job, outcome in zip(batch, outcomes, strict=True) if outcome is not RELEASED]
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                log.warning("job %s (%s) failed: %s: %s", job.id, job.kind, type(outcome).__name__, outcome)
+        per_doc = (time.monotonic() - started) / max(len(ran), 1)
+        self._ingest_batch = INGEST_BATCH if per_doc < SLOW_DOCUMENT_S else 1
+        return ran
 
     def _run_handler(self, job: Job) -> Any:
         try:
