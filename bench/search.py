@@ -187,7 +187,8 @@ class ProductSystem(System):
         import multiprocessing
 
         self.processes = max(1, processes or os.cpu_count() or 1)
-        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        spawn = multiprocessing.get_context("spawn")
+        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=spawn)
 
     def prepare(self) -> None:
         list(self.pool.map(_warm, range(self.processes)))
@@ -429,7 +430,8 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def evaluate(system: System, passages: list[Passage], questions: list[Question], workdir: Path) -> dict:
+def evaluate(system: System, passages: list[Passage], questions: list[Question], workdir: Path,
+             ranks: dict[str, int] | None = None) -> dict:
     t0 = time.perf_counter()
     system.prepare()
     load_s = time.perf_counter() - t0
@@ -446,6 +448,8 @@ def evaluate(system: System, passages: list[Passage], questions: list[Question],
         lat.append((time.perf_counter() - t) * 1000)
         target = pid_to_row.get(q.passage_id)
         rank = rows.index(target) + 1 if target in rows else 0
+        if ranks is not None:
+            ranks[q.id] = rank
         per_lang[q.lang].append((int(rank == 1), 1.0 / rank if rank else 0.0))
         hit10[q.lang].append(int(rank > 0))
     langs = {
@@ -502,6 +506,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     ap.add_argument("--limit-questions", type=int, default=0, help="at most N questions per language")
     ap.add_argument("--langs", default="", help="only questions with these comma-separated lang values")
+    ap.add_argument("--ranks-out", type=Path, default=None,
+                    help="write one JSON line per question: its text and the target's rank in each system (0: missed)")
     # Tuning knobs for the entrepot system (defaults are the shipped recipe).
     ap.add_argument("--grams", default=_DEF.grams, choices=["none", "unigram", "bigram", "unigram+bigram"])
     ap.add_argument(
@@ -546,18 +552,25 @@ def main(argv: Iterable[str] | None = None) -> int:
         "tantivy-cjk-bigram": TantivyCjkBigramSystem,
     }
     results: dict[str, dict] = {}
+    ranks: dict[str, dict[str, int]] = {name: {} for name in systems}
     workdir = Path(tempfile.mkdtemp(prefix="entrepot-bench-"))
     try:
         for name in systems:
             system = factories[name]()
             try:
-                results[name] = evaluate(system, passages, questions, workdir)
+                results[name] = evaluate(system, passages, questions, workdir, ranks[name])
             finally:
                 system.close()
             r = results[name]
             print(f"# {name}: models {r['load_s']} s, built in {r['build_s']} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if args.ranks_out:
+        with args.ranks_out.open("w", encoding="utf-8") as f:
+            for q in questions:
+                row = {"id": q.id, "lang": q.lang, "question": q.text, "passage_id": q.passage_id,
+                       "ranks": {name: ranks[name].get(q.id, 0) for name in systems}}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"# corpus={args.corpus} passages={len(passages)} questions={len(questions)}", end=" ")
     print(f"scale={args.scale} cpus={os.cpu_count()}")
     print_table(results)

@@ -117,3 +117,18 @@ def test_one_hangul_syllable_searches_word_beginnings(lib: Library) -> None:
     lib.process()
     hits = [h["document_id"] for h in _hits(lib.client("searcher"), "차")["hits"]]
     assert hits == [car]  # 차량 starts with 차; 녹차 does not
+
+
+def test_quoted_phrases_match_as_the_page_was_indexed(lib: Library) -> None:
+    ticket = lib.upload("ticket.txt", "大沙东站站内设置的“好易”自动售票机提供充值服务。".encode())["document_id"]
+    apart = lib.upload("apart.txt", "好的，交易已经完成，易于查询。".encode())["document_id"]
+    origin = lib.upload("origin.txt", b"The rules of origin for zinc exports changed in March.")["document_id"]
+    lib.process()
+    trader = lib.client("searcher")
+    # Segmented alone, 好易 is one word; inside the sentence another split: the characters still follow each other.
+    hits = [h["document_id"] for h in _hits(trader, "“好易”")["hits"]]
+    assert hits == [ticket] and apart not in hits
+    assert [h["document_id"] for h in _hits(trader, '"好易" 服务')["hits"]] == [ticket]
+    # Stop words inside a phrase are part of it, as they are part of the page.
+    assert [h["document_id"] for h in _hits(trader, '"rules of origin"')["hits"]] == [origin]
+    assert _hits(trader, '"origin of rules"')["total"] == 0

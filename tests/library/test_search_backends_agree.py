@@ -34,8 +34,9 @@ def _sample() -> tuple[list[str], list[str]]:
         passages += [r["text"] for r in rows]
         with (CORPORA / folder / "questions.jsonl").open(encoding="utf-8") as fh:
             qs = [json.loads(line) for line in fh]
-        # Plain words: a quoted phrase filters alike on both, but only FTS5 adds its hits to the score.
-        questions += [q["question"].replace('"', " ") for q in qs if q["passage_id"] in ids][:8]
+        mine = [q["question"] for q in qs if q["passage_id"] in ids]
+        # Quoted phrases (“” too) filter alike on both backends and neither scores them.
+        questions += mine[:8] + [q for q in mine[8:] if '"' in q or "“" in q][:2]
     return passages, questions
 
 

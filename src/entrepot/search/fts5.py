@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, column, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, column, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from entrepot.search.analyzers import IndexedText, quote_token
@@ -14,7 +14,8 @@ TABLE = "page_fts"
 
 
 def match_expression(q: Query) -> str | None:
-    """Every token quoted, so nothing a user types can become an FTS5 operator."""
+    """The scored part of the match (terms and grams, minus the excluded); every token quoted, so
+    nothing a user types can become an FTS5 operator. Phrases are a separate filter (phrase_expression)."""
     star = "*" if q.prefix else ""  # a lone Hangul syllable (차) searches word beginnings (차량)
     terms = "terms : (" + " OR ".join(quote_token(t) + star for t in q.terms) + ")" if q.terms else ""
     grams = "grams : (" + " OR ".join(quote_token(g) for g in q.grams) + ")" if q.grams else ""
@@ -26,11 +27,16 @@ def match_expression(q: Query) -> str | None:
         expr = f"{terms} AND ({grams} OR {terms})"
     else:
         expr = terms or grams
-    for phrase in q.phrases:
-        quoted = quote_token(" ".join(phrase))
-        expr = f"({expr}) AND terms : {quoted}" if expr else f"terms : {quoted}"
-    if not expr:
-        return None
+    return _excluding(expr, q) if expr else None
+
+
+def phrase_expression(q: Query) -> str | None:
+    """Every phrase of the query, each in its column; None without phrases."""
+    parts = [f"{p.column} : {quote_token(' '.join(p.tokens))}" for p in q.phrases if p.tokens]
+    return " AND ".join(parts) or None
+
+
+def _excluding(expr: str, q: Query) -> str:
     for term in q.excluded:
         expr = f"({expr}) NOT {quote_token(term)}"
     return expr
@@ -61,19 +67,45 @@ class Fts5Index:
 
     def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
         match = f"{column} : {quote_token(token)}"
-        return int(session.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {self.name} "  # noqa: S608 # nosec B608 # our names
-                                         f"WHERE {self.name} MATCH :m LIMIT :n)"), {"m": match, "n": limit}).scalar_one())
+        capped = text(f"SELECT count(*) FROM (SELECT 1 FROM {self.name} "  # nosec B608 # our table name
+                      f"WHERE {self.name} MATCH :m LIMIT :n)")
+        return int(session.execute(capped, {"m": match, "n": limit}).scalar_one())
+
+    def _match(self, expr: str) -> ColumnElement[bool]:
+        return literal_column(self.name).op("MATCH", is_comparison=True)(expr)
+
+    def _with_phrases(self, stmt: Select, query: Query) -> Select:
+        """Phrases filter through their own MATCH on the same table, so bm25 never counts them
+        (PostgreSQL cannot score a phrase; both backends must rank alike)."""
+        phrases = phrase_expression(query)
+        if phrases is None:
+            return stmt
+        inner = text(f"SELECT rowid FROM {self.name} WHERE {self.name} MATCH :phrase_match")  # noqa: S608 # nosec B608
+        return stmt.where(self.table.c.rowid.in_(inner.bindparams(phrase_match=phrases).columns(column("rowid"))))
+
+    def rows_with_each(self, session: Session, wanted: Sequence[tuple[str, str]], limit: int) -> list[int]:
+        counts = [f"(SELECT count(*) FROM (SELECT 1 FROM {self.name} WHERE {self.name} MATCH :m{i} LIMIT :n))"  # nosec B608 # our table name
+                  for i in range(len(wanted))]
+        params: dict[str, object] = {f"m{i}": f"{col} : {quote_token(tok)}" for i, (col, tok) in enumerate(wanted)}
+        params["n"] = limit
+        return [int(n) for n in session.execute(text("SELECT " + ", ".join(counts)), params).one()] if wanted else []  # noqa: S608 # nosec B608
 
     def matching_pages(self, query: Query) -> Select | None:
         expr = match_expression(query)
         if expr is None:
-            return None
-        return select(self.table.c.rowid.label(self.key)).where(literal_column(self.name).op("MATCH")(expr))
+            phrases = phrase_expression(query)
+            if phrases is None:
+                return None
+            return select(self.table.c.rowid.label(self.key)).where(self._match(_excluding(phrases, query)))
+        return self._with_phrases(select(self.table.c.rowid.label(self.key)).where(self._match(expr)), query)
 
     def scored_pages(self, session: Session, query: Query) -> Select | None:
         expr = match_expression(query)
         if expr is None:
-            return None
-        score = literal_column(f"-bm25({self.name}, {WEIGHTS['terms']}, {WEIGHTS['grams']}, 0.0)")
-        return (select(self.table.c.rowid.label(self.key), score.label("score"))
-                .where(literal_column(self.name).op("MATCH")(expr)))
+            # Only phrases (their words all stop words): they match, nothing is scored.
+            matching = self.matching_pages(query)
+            return None if matching is None else matching.add_columns(literal_column("0.0").label("score"))
+        bm25 = f"-bm25({self.name}, {WEIGHTS['terms']}, {WEIGHTS['grams']}, 0.0)"
+        score: ColumnElement[float] = literal_column(bm25)
+        stmt = select(self.table.c.rowid.label(self.key), score.label("score")).where(self._match(expr))
+        return self._with_phrases(stmt, query)

@@ -28,7 +28,7 @@ from entrepot.db import Database
 from entrepot.db.messaging import Conversation, Message
 from entrepot.db.tables import ArchiveRecord, ChainedRecord, User
 from entrepot.search.analyzers import IndexedText
-from entrepot.search.backend import PageIndex
+from entrepot.search.backend import PageIndex, frequencies
 from entrepot.search.fts5 import Fts5Index
 from entrepot.search.pg import PostgresIndex
 from entrepot.search.service import analyse, index_rows
@@ -122,7 +122,8 @@ def search_messages(session: Session, principal: Principal, text: str,
     """Messages of conversations the principal is a current member of, best first, newest first on ties."""
     started = time.perf_counter()
     query, highlight = analyse(text)
-    scored = message_index(session).scored_pages(session, query)
+    index = message_index(session)
+    scored = index.scored_pages(session, query.within_budget(frequencies(index, session, query)))
     if scored is None:
         return MessageResult(notice=EMPTY_QUERY)
     sp = _scored_once(scored)
@@ -166,7 +167,8 @@ def search_archive(session: Session, principal: Principal, text: str, limit: int
     """Archive records in the reviewer's scope whose text matches: what was sent, and each edit."""
     started = time.perf_counter()
     query, highlight = analyse(text)
-    scored = archive_index(session).scored_pages(session, query)
+    index = archive_index(session)
+    scored = index.scored_pages(session, query.within_budget(frequencies(index, session, query)))
     if scored is None:
         return ArchiveResult(notice=EMPTY_QUERY)
     sp = _scored_once(scored)
@@ -209,7 +211,8 @@ def reindex(db: Database, progress: Callable[[str, int], None] = lambda which, d
         message_index(s).clear(s)
         archive_index(s).clear(s)
     counts = []
-    sources = (("messages", Message, _live_text), ("archive", ArchiveRecord, _record_text))
+    sources: tuple[tuple[str, Any, Callable[[Any], str]], ...] = (
+        ("messages", Message, _live_text), ("archive", ArchiveRecord, _record_text))
     for which, model, text_of in sources:
         done, last_id = 0, 0
         while True:

@@ -9,7 +9,7 @@ from sqlalchemy import Float, Integer, Select, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from entrepot.search.analyzers import IndexedText
-from entrepot.search.backend import B, K1, WEIGHTS, Query
+from entrepot.search.backend import K1, WEIGHTS, B, Query
 
 MAX_POSITION = 16383  # PostgreSQL's limit for tsvector positions
 
@@ -47,7 +47,7 @@ class PostgresIndex:
         session.execute(text(f"INSERT INTO {self.name} ({self.key}, terms, grams, lang, dl) VALUES "  # nosec B608
                              "(:id, CAST(:t AS tsvector), CAST(:g AS tsvector), :l, :dl)"), params)
         session.execute(text("UPDATE search_stats SET rows = rows + :n, tokens = tokens + :dl WHERE id = :s"),
-                        {"n": len(params), "dl": sum(p["dl"] for p in params), "s": self.stats_id})
+                        {"n": len(params), "dl": sum(len(a.terms) + len(a.grams) for _, a in rows), "s": self.stats_id})
 
     def remove(self, session: Session, page_ids: Sequence[int]) -> None:
         if not page_ids:
@@ -68,6 +68,14 @@ class PostgresIndex:
                                          f"WHERE {col} @@ CAST(:q AS tsquery) LIMIT :n) x"),
                                     {"q": _lexeme(token), "n": limit}).scalar_one())
 
+    def rows_with_each(self, session: Session, wanted: Sequence[tuple[str, str]], limit: int) -> list[int]:
+        column = {"terms": "terms", "grams": "grams"}  # never a caller's string in the SQL
+        counts = [f"(SELECT count(*) FROM (SELECT 1 FROM {self.name} WHERE {column[col]} "  # nosec B608 # our names
+                  f"@@ CAST(:q{i} AS tsquery) LIMIT :n) x{i})" for i, (col, _) in enumerate(wanted)]
+        params: dict[str, object] = {f"q{i}": _lexeme(tok) for i, (_, tok) in enumerate(wanted)}
+        params["n"] = limit
+        return [int(n) for n in session.execute(text("SELECT " + ", ".join(counts)), params).one()] if wanted else []  # noqa: S608 # nosec B608
+
     def _where(self, query: Query) -> tuple[str, dict[str, object]]:
         terms, grams = query.terms, query.grams
         # As in FTS5: words decide the match when the query has any; grams only score (see fts5.py).
@@ -79,13 +87,14 @@ class PostgresIndex:
             where = "ps.grams @@ CAST(:gq AS tsquery)"
         else:
             where = "TRUE"
-        for i, _ in enumerate(query.phrases):
-            where += f" AND ps.terms @@ CAST(:ph{i} AS tsquery)"
+        for i, phrase in enumerate(query.phrases):
+            col = "grams" if phrase.column == "grams" else "terms"
+            where += f" AND ps.{col} @@ CAST(:ph{i} AS tsquery)"
         for i, _ in enumerate(query.excluded):
             where += f" AND NOT (ps.terms @@ CAST(:ex{i} AS tsquery) OR ps.grams @@ CAST(:ex{i} AS tsquery))"
         params: dict[str, object] = {"tq": tsquery_literal(terms, prefix=query.prefix), "gq": tsquery_literal(grams)}
         for i, phrase in enumerate(query.phrases):
-            params[f"ph{i}"] = tsquery_literal(phrase, "<->")
+            params[f"ph{i}"] = tsquery_literal(phrase.tokens, "<->")
         for i, term in enumerate(query.excluded):
             params[f"ex{i}"] = _lexeme(term)
         return where, params
@@ -109,11 +118,13 @@ class PostgresIndex:
         wanted = [("terms", t) for t in terms] + [("grams", g) for g in grams]
         where, params = self._where(query)
         values = ", ".join(f"(:qc{i}, :qt{i})" for i in range(len(wanted))) or "(NULL, NULL)"
+        # df is MATERIALIZED: inlined, PostgreSQL counted every term's rows again for each matched row
+        # (a 9-word query on 6,000 messages: 0.37 s, 0.15 s materialised).
         sql = f"""
         WITH qt(col, term) AS (VALUES {values}),
         stats AS (SELECT GREATEST(rows, 1)::float AS n_rows, GREATEST(tokens, 1)::float / GREATEST(rows, 1) AS avgdl
                   FROM search_stats WHERE id = {int(self.stats_id)}),
-        df AS (SELECT qt.col, qt.term, (SELECT count(*) FROM {self.name} d WHERE
+        df AS MATERIALIZED (SELECT qt.col, qt.term, (SELECT count(*) FROM {self.name} d WHERE
                    (qt.col = 'terms' AND d.terms @@ CAST(quote_literal(qt.term) || :star AS tsquery)) OR
                    (qt.col = 'grams' AND d.grams @@ CAST(quote_literal(qt.term) AS tsquery)))::float AS n
                FROM qt WHERE qt.term IS NOT NULL),

@@ -3,21 +3,25 @@ policy's clause and the filters; group pages by document; facets and snippets fr
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as dtime
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Select, and_, bindparam, func, literal, literal_column, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy.orm import Session, lazyload
 
 from entrepot import policy
 from entrepot.core.types import Principal
 from entrepot.db.library import Document, DocumentCountry, DocumentHsCode, DocumentTag, DocumentVersion, Page
 from entrepot.search.analyzers import IndexedText, get_analyzer
 from entrepot.search.analyzers.korean import compound_parts
-from entrepot.search.backend import Query, frequencies, page_index
+from entrepot.search.analyzers.multilingual import MultilingualAnalyzer
+from entrepot.search.backend import Phrase, Query, frequencies, page_index
 from entrepot.search.parse import parse_query
 from entrepot.search.snippets import snippet
 from entrepot.search.tokens import fts_tokens
@@ -65,17 +69,38 @@ class SearchResult:
     took_ms: float = 0.0
 
 
+def _multilingual() -> MultilingualAnalyzer:
+    analyzer = get_analyzer("multilingual")
+    assert isinstance(analyzer, MultilingualAnalyzer)
+    return analyzer
+
+
 def analyse(text: str) -> tuple[Query, list[str]]:
     """The query and the folded terms to highlight."""
     parsed = parse_query(text)
-    analyzer = get_analyzer("multilingual")
+    analyzer = _multilingual()
     base = analyzer.analyze_query(" ".join([parsed.free, *parsed.phrases]))
     analysed = IndexedText(terms=fts_tokens(base.terms), grams=fts_tokens(base.grams), lang=base.lang,
                            prefix=base.prefix)
-    phrases = tuple(tuple(fts_tokens(analyzer.analyze_query(p).terms)) for p in parsed.phrases)
+    phrases = tuple(p for text in parsed.phrases for p in _phrases(text))
     excluded = tuple(t for word in parsed.excluded for t in fts_tokens(analyzer.analyze_query(word).terms))
-    query = Query(analysed, tuple(p for p in phrases if p), excluded)
+    query = Query(analysed, phrases, excluded)
     return query, analysed.terms + analysed.grams
+
+
+def _phrases(text: str) -> list[Phrase]:
+    """A quoted phrase as the index analysed the same text (stop words kept, so "rules of origin"
+    stays adjacent). Han characters must follow each other in the gram column: a word segmenter cuts
+    a quoted phrase alone differently from the same words in a sentence (and adds its dictionary
+    split after HMM guesses), so a phrase of words missed 7 of 27 such Chinese questions
+    (bench/search.py). Words without those characters (Latin, digits, kana) are required one by one
+    beside them; without Han characters the phrase is a phrase of words."""
+    [(_, analysed)] = index_rows([(0, text)])
+    if not analysed.grams:
+        return [Phrase("terms", tuple(analysed.terms))] if analysed.terms else []
+    chars = set(analysed.grams)
+    words = dict.fromkeys(t for t in analysed.terms if not chars & set(t))
+    return [Phrase("grams", tuple(analysed.grams)), *(Phrase("terms", (w,)) for w in words)]
 
 
 def _filters(req: SearchRequest) -> list[Any]:
@@ -104,41 +129,61 @@ def _filters(req: SearchRequest) -> list[Any]:
     return out
 
 
-def _facets(session: Session, rows: list[Any]) -> dict[str, list[tuple[str, int]]]:
+def _id_list(session: Session) -> str:
+    """A subselect of the integers in the JSON array bound as :ids; one parameter whatever its length
+    (an expanding IN of 200 ids cost more to compile than to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return "SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(:ids AS json))"
+    return "SELECT value FROM json_each(:ids)"
+
+
+#: Countries, HS headings (first four digits) and tags: documents per value among the ids given.
+_FACETS_SQL = (
+    f"SELECT 'country', code, count(DISTINCT document_id) FROM {DocumentCountry.__tablename__} "  # noqa: S608 # nosec B608 # our table names
+    "WHERE document_id IN ({ids}) GROUP BY code "
+    "UNION ALL SELECT 'hs_code', substr(code, 1, 4), count(DISTINCT document_id) "
+    f"FROM {DocumentHsCode.__tablename__} WHERE document_id IN ({{ids}}) GROUP BY substr(code, 1, 4) "
+    f"UNION ALL SELECT 'tag', tag, count(DISTINCT document_id) FROM {DocumentTag.__tablename__} "
+    "WHERE document_id IN ({ids}) GROUP BY tag")
+
+
+def _facets(session: Session, rows: Sequence[Any]) -> dict[str, list[tuple[str, int]]]:
     """Facets of the candidate hits (already matched, visible and filtered): categories and languages
-    from the rows themselves, countries, HS headings and tags in one more statement over their documents."""
+    from the rows themselves; countries, HS headings and tags counted per document in one grouped
+    statement over those documents."""
     docs = list(dict.fromkeys(r.doc_id for r in rows))
-    counted: dict[str, dict[str, set[int]]] = {f: {} for f in ("category", "language", "country", "hs_code", "tag")}
+    counted: dict[str, dict[str, set[int]]] = {"category": {}, "language": {}}
     for r in rows:
         counted["category"].setdefault(r.category, set()).add(r.doc_id)
         if r.language:
             counted["language"].setdefault(r.language, set()).add(r.doc_id)
-    heading = func.substr(DocumentHsCode.code, literal_column("1"), literal_column("4"))
-    ids = bindparam("docs", expanding=True)  # one parameter for the list: no per-id statement work
-    parts = [
-        select(literal("country").label("facet"), DocumentCountry.code.label("value"), DocumentCountry.document_id)
-        .where(DocumentCountry.document_id.in_(ids)),
-        select(literal("hs_code"), heading, DocumentHsCode.document_id).where(DocumentHsCode.document_id.in_(ids)),
-        select(literal("tag"), DocumentTag.tag, DocumentTag.document_id).where(DocumentTag.document_id.in_(ids)),
-    ]
+    facets = {name: [(v, len(ids)) for v, ids in values.items()] for name, values in counted.items()}
+    facets.update(country=[], hs_code=[], tag=[])
     if docs:
-        for facet, value, doc_id in session.execute(union_all(*parts), {"docs": docs}):
-            counted[facet].setdefault(str(value), set()).add(doc_id)
-    return {name: sorted(((v, len(ids)) for v, ids in values.items() if v), key=lambda vn: (-vn[1], vn[0]))[:FACET_LIMIT]
-            for name, values in counted.items()}
+        sql = text(_FACETS_SQL.format(ids=_id_list(session)))
+        for facet, value, n in session.execute(sql, {"ids": json.dumps(docs)}):
+            facets[facet].append((str(value), int(n)))
+    return {name: sorted(((v, n) for v, n in values if v), key=lambda vn: (-vn[1], vn[0]))[:FACET_LIMIT]
+            for name, values in facets.items()}
 
 
-def _candidates(session: Session, principal: Principal, req: SearchRequest, scored: Select) -> list[Any]:
+def _candidates(session: Session, principal: Principal, req: SearchRequest, scored: Select) -> Sequence[Any]:
     """The best visible, filtered pages, best first. The index ranks first and the policy and filters
     are joined to its best RANKED_WINDOW pages: on a large index, joining every match before ranking
     cost three times the ranking itself. When too few of those pass (a narrow filter, a low
-    clearance), the statement runs again over every match."""
+    clearance) and the window was full, the statement runs again over every match."""
+    dates = [Document.issued_on, Document.updated_at] if req.sort == "date" else []
     for window in (RANKED_WINDOW, None):
-        ranked = scored.order_by(scored.selected_columns.score.desc())
-        sp = (ranked.limit(window) if window else scored).subquery("sp")
+        if window:
+            ranked = scored.order_by(scored.selected_columns.score.desc()).limit(window).subquery("ranked")
+            # How many pages the window held, policy not applied: never shown, it only says whether
+            # a second pass could find more.
+            sp = select(ranked.c.page_id, ranked.c.score, func.count().over().label("window_rows")).subquery("sp")
+        else:
+            sp = scored.subquery("sp")
         rows = session.execute(
             select(Document.id.label("doc_id"), Page.id.label("page_id"), Page.number, sp.c.score,
-                   Document.category, Page.language, Document.issued_on, Document.updated_at)
+                   Document.category, Page.language, *dates, *([sp.c.window_rows] if window else []))
             .join(Page, Page.id == sp.c.page_id)
             # Through the version's primary key: from a page, its document is one lookup, not a scan.
             .join(DocumentVersion, DocumentVersion.id == Page.version_id)
@@ -146,7 +191,7 @@ def _candidates(session: Session, principal: Principal, req: SearchRequest, scor
                                  Document.current_version_id == Page.version_id))
             .where(policy.document_clause(principal), *_filters(req))
             .order_by(sp.c.score.desc(), Page.id).limit(MAX_CANDIDATE_PAGES)).all()
-        if len(rows) >= MAX_CANDIDATE_PAGES:
+        if len(rows) >= MAX_CANDIDATE_PAGES or (window and rows and rows[0].window_rows < window):
             break
     return rows
 
@@ -172,10 +217,16 @@ def search(session: Session, principal: Principal, req: SearchRequest) -> Search
         ordered.sort(key=lambda i: (best[i].issued_on or best[i].updated_at.date(), best[i].updated_at), reverse=True)
     start = (max(req.page, 1) - 1) * req.page_size
     chosen = ordered[start:start + req.page_size]
-    docs = {d.id: d for d in session.execute(select(Document).where(Document.id.in_(chosen))).unique().scalars()}
-    texts = dict(session.execute(select(Page.id, Page.text).where(Page.id.in_([best[i].page_id for i in chosen]))).all())
-    result.hits = [Hit(docs[i], float(best[i].score), best[i].number, snippet(texts.get(best[i].page_id, ""), highlight))
-                   for i in chosen]
+    # Hits show column attributes only: the document's tags, countries and HS codes load when asked
+    # (eagerly they were three more statements a search).
+    docs = {d.id: d for d in session.execute(select(Document).options(lazyload("*"))
+                                             .where(Document.id.in_(chosen))).scalars()}
+    shown_pages = [best[i].page_id for i in chosen]
+    texts = dict(session.execute(select(Page.id, Page.text).where(Page.id.in_(shown_pages))).all())
+    result.hits = [
+        Hit(docs[i], float(best[i].score), best[i].number, snippet(texts.get(best[i].page_id, ""), highlight))
+        for i in chosen
+    ]
     # Counts and facets describe the candidates: every match on a library of ordinary size, the best
     # MAX_CANDIDATE_PAGES pages on a large one (then the total reads "at least").
     result.total, result.total_is_lower_bound = len(best), len(rows) >= MAX_CANDIDATE_PAGES
@@ -195,7 +246,7 @@ def _with_compound_parts(terms: list[str]) -> list[str]:
 def index_rows(pages: list[tuple[int, str]]) -> list[tuple[int, IndexedText]]:
     """Analyse page texts for the index, with tokens split exactly as FTS5 splits them; long Korean
     nouns written without spaces also bring their parts."""
-    analyzer = get_analyzer("multilingual")
+    analyzer = _multilingual()
     analysed = analyzer.index_batch([t for _, t in pages])
     return [(pid, IndexedText(terms=fts_tokens(_with_compound_parts(a.terms)), grams=fts_tokens(a.grams), lang=a.lang))
             for (pid, _), a in zip(pages, analysed, strict=True)]
