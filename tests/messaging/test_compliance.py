@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
 
 from entrepot.core.types import Role
 from entrepot.db.compliance import Flag

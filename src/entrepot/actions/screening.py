@@ -3,30 +3,37 @@ in the review queue the moment the message is; attachments' text (parsed, or rea
 by a worker job queued in the same transaction.
 
 Every flag names the rule and its version, the matched span and the conversation context: the few
-messages before it, and in `details` where the span lies (an attachment's page) or why the
-conversation counts as off-topic (the window of scores and their mean).
+messages before it, and in `details` where the span lies (an attachment's page, an edit's archive
+record) or why the conversation counts as off-topic (the window of scores and their mean).
+
+A message is screened by the rules for everyone and its enterprise's own rules (the conversation's
+enterprise), and the off-topic rule follows that enterprise's settings when it has its own.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot import audit, jobs
+from entrepot.actions.archive import chain_of
+from entrepot.compliance import analysis
 from entrepot.compliance.lexicon import Lexicon, Match, Rule, tokens_of
 from entrepot.compliance.topic import TopicSettings, drift_decision, load_vocabulary
 from entrepot.core.config import Settings
 from entrepot.core.errors import Forbidden
-from entrepot.db.compliance import Flag, LexiconRule, TopicScore, TopicState
+from entrepot.db.compliance import Flag, LexiconRule, TopicScore, TopicSetting, TopicState
 from entrepot.db.messaging import Conversation, Message
+from entrepot.db.tables import ArchiveRecord
 from entrepot.ingest.language import detect_language
 
 ATTACHMENT_JOB = "compliance.attachment"
@@ -62,31 +69,64 @@ def _screening(session: Session) -> Screening:
 
 def warm(screening: Screening) -> None:
     """Load the analysers and the trade vocabulary before the first message needs them (seconds)."""
-    tokens_of("warm 한국어 中文 日本語です")
+    analysis.warm()
     if screening.topic is not None:
         load_vocabulary(screening.reference_dir)
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[object, ...], Lexicon]] = {}
+#: (database, scope) -> (stamp, compiled rules); scope None is the rules for everyone.
+_cache: dict[tuple[str, int | None], tuple[tuple[object, ...], Lexicon]] = {}
+_NO_RULES: tuple[object, ...] = (0, 0, None)
 
 
-def lexicon(session: Session) -> Lexicon:
-    """The active rules, compiled once per change (keyed by newest id and count) and shared."""
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules that apply to one enterprise's messages: those for everyone and its own, each
+    compiled once per change and shared by every message of that scope."""
+
+    parts: tuple[Lexicon, ...]
+
+    def match(self, text: str, language: str | None, tokens: Sequence[str] | None = None) -> list[Match]:
+        toks = tokens_of(text) if tokens is None else tokens
+        found = [m for part in self.parts for m in part.match(text, language, toks)]
+        return sorted(found, key=lambda m: (m.start, m.rule.id)) if len(self.parts) > 1 else found
+
+
+def lexicon(session: Session, enterprise_id: int | None = None) -> RuleSet:
+    """The active rules for everyone plus those of `enterprise_id`; a scope is compiled again only
+    when its rules change (its newest id, count and time, read in one query for both scopes)."""
     screened = LexiconRule.kind.in_(SCREENED_KINDS)
-    stamp = tuple(
-        session.execute(
+    everyone = LexiconRule.enterprise_id.is_(None)
+    scope = everyone if enterprise_id is None else or_(everyone, LexiconRule.enterprise_id == enterprise_id)
+    stamps = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
             select(
-                func.coalesce(func.max(LexiconRule.id), 0), func.count(), func.max(LexiconRule.created_at)
-            ).where(LexiconRule.active.is_(True), screened)
-        ).one()
-    )
-    url = str(session.get_bind().url)
+                LexiconRule.enterprise_id,
+                func.max(LexiconRule.id),
+                func.count(),
+                func.max(LexiconRule.created_at),
+            )
+            .where(LexiconRule.active.is_(True), screened, scope)
+            .group_by(LexiconRule.enterprise_id)
+        ).all()
+    }
+    url = str(session.get_bind().engine.url)
+    scopes = [None] if enterprise_id is None else [None, enterprise_id]
+    parts = [_compiled(session, url, sc, stamps.get(sc, _NO_RULES)) for sc in scopes]
+    return RuleSet(tuple(p for p in parts if len(p)) or (parts[0],))
+
+
+def _compiled(session: Session, url: str, scope: int | None, stamp: tuple[object, ...]) -> Lexicon:
     with _cache_lock:
-        cached = _cache.get(url)
+        cached = _cache.get((url, scope))
         if cached and cached[0] == stamp:
             return cached[1]
-    rows = session.execute(select(LexiconRule).where(LexiconRule.active.is_(True), screened)).scalars().all()
+    where = LexiconRule.enterprise_id.is_(None) if scope is None else LexiconRule.enterprise_id == scope
+    rows = session.execute(
+        select(LexiconRule).where(LexiconRule.active.is_(True), LexiconRule.kind.in_(SCREENED_KINDS), where)
+    ).scalars().all()
     compiled = Lexicon(
         [
             Rule(r.id, r.version, r.kind, r.pattern, r.language, r.severity, r.action, r.description)
@@ -94,7 +134,7 @@ def lexicon(session: Session) -> Lexicon:
         ]
     )
     with _cache_lock:
-        _cache[url] = (stamp, compiled)
+        _cache[(url, scope)] = (stamp, compiled)
     return compiled
 
 
@@ -140,27 +180,79 @@ def _flag(
     return flag
 
 
-def screen(session: Session, msg: Message, language: str | None) -> None:
-    """Run every rule on a message being sent, in its transaction: block it, or flag it for review."""
-    text = " ".join(filter(None, [msg.body, (msg.quote or {}).get("product") if msg.quote else None]))
+def _screened_text(msg: Message) -> str:
+    return " ".join(filter(None, [msg.body, (msg.quote or {}).get("product") if msg.quote else None]))
+
+
+def screen(session: Session, msg: Message, language: str | None = None) -> None:
+    """Run every rule on a message being sent, in its transaction: block it, or flag it for review.
+    `language` is the text's (detected when not given)."""
+    text = _screened_text(msg)
     if msg.attachment and msg.kind in ("image", "file"):
         jobs.enqueue(session, ATTACHMENT_JOB, {"message_id": msg.id})
     if not text.strip():
         return
+    conv = session.get(Conversation, msg.conversation_id)
+    assert conv is not None
     tokens = tokens_of(text)
-    matches = lexicon(session).match(text, language, tokens)
-    blocking = [m for m in matches if m.rule.action == "block"]
-    if blocking:
-        raise Blocked(
-            "This message was not sent: %(why)s", why=blocking[0].rule.description or blocking[0].matched
-        )
+    language = detect_language(text) if language is None else language
+    matches = lexicon(session, conv.enterprise_id).match(text, language, tokens)
+    _refuse_blocked(matches)
     if matches:
         context = _context(session, msg)
         for m in matches:
             _flag(session, msg, m.rule, m.matched, [m.start, m.end], context)
     config = _screening(session)
-    if config.topic is not None:
-        _track_topic(session, msg, text, tokens, config)
+    topic = topic_settings(session, config, conv.enterprise_id)
+    if topic is not None:
+        _track_topic(session, msg, text, tokens, config, topic, conv.enterprise_id)
+
+
+def _refuse_blocked(matches: list[Match]) -> None:
+    blocking = [m for m in matches if m.rule.action == "block"]
+    if blocking:
+        raise Blocked(
+            "This message was not sent: %(why)s", why=blocking[0].rule.description or blocking[0].matched
+        )
+
+
+# -- edits ---------------------------------------------------------------------------------------
+
+
+def screen_edit(session: Session, msg: Message, before: str | None = None) -> int:
+    """Screen a message's new text after an edit (in the edit's transaction, after its archive record):
+    a blocking rule refuses the edit; a rule that has not flagged this message yet flags it now, with
+    the edit's archive record (its id, the text before and after) as the flag's details. Returns the
+    number of new flags. The off-topic score stays the one of the text as sent."""
+    text = _screened_text(msg)
+    if msg.deleted_at is not None or not text.strip():
+        return 0
+    conv = session.get(Conversation, msg.conversation_id)
+    assert conv is not None
+    matches = lexicon(session, conv.enterprise_id).match(text, detect_language(text))
+    _refuse_blocked(matches)
+    seen = set(session.execute(select(Flag.rule_id).where(Flag.message_id == msg.id)).scalars())
+    fresh = [m for m in matches if m.rule.id not in seen]
+    if not fresh:
+        return 0
+    record = session.execute(
+        select(ArchiveRecord)
+        .where(ArchiveRecord.chain == chain_of(msg.conversation_id), ArchiveRecord.action == "message.edit",
+               ArchiveRecord.target_id == str(msg.id))
+        .order_by(ArchiveRecord.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    details = {
+        "source": "edit",
+        "record_id": record.id if record else None,
+        "edited_at": record.at.isoformat() if record else None,
+        "before": (record.details or {}).get("before") if record else before,
+        "after": text,
+    }
+    context = _context(session, msg)
+    for m in fresh:
+        _flag(session, msg, m.rule, m.matched, [m.start, m.end], context, details)
+    return len(fresh)
 
 
 # -- attachments ---------------------------------------------------------------------------------
@@ -173,7 +265,8 @@ def screen_attachment(session: Session, message_id: int, pages: list[tuple[int, 
     msg = session.get(Message, message_id)
     if msg is None or msg.deleted_at is not None:
         return 0
-    lex = lexicon(session)
+    conv = session.get(Conversation, msg.conversation_id)
+    lex = lexicon(session, conv.enterprise_id if conv else None)
     seen = set(session.execute(select(Flag.rule_id).where(Flag.message_id == message_id)).scalars())
     context: list[dict[str, Any]] | None = None
     count = 0
@@ -212,10 +305,30 @@ def _excerpt(text: str, m: Match, page: int, filename: str) -> dict[str, Any]:
 # -- the off-topic rule ----------------------------------------------------------------------------
 
 
-def _track_topic(session: Session, msg: Message, text: str, tokens: list[str], config: Screening) -> None:
+def topic_settings(session: Session, config: Screening, enterprise_id: int) -> TopicSettings | None:
+    """The off-topic rule's parameters for an enterprise's conversations; None when it is off (for the
+    whole deployment, or by the enterprise's own setting). An enterprise's threshold replaces the
+    deployment's; the window and the minimum words stay the deployment's."""
+    if config.topic is None:
+        return None
+    own = session.get(TopicSetting, enterprise_id)
+    if own is None:
+        return config.topic
+    if not own.enabled:
+        return None
+    return replace(config.topic, threshold=own.threshold) if own.threshold else config.topic
+
+
+def _track_topic(
+    session: Session,
+    msg: Message,
+    text: str,
+    tokens: list[str],
+    config: Screening,
+    topic: TopicSettings,
+    enterprise_id: int,
+) -> None:
     """Score the message; flag when the conversation's window of scores starts a drift."""
-    topic = config.topic
-    assert topic is not None
     scored = load_vocabulary(config.reference_dir).score(text, tokens)
     if scored.tokens < topic.min_tokens:
         return  # too short to say anything about the topic
@@ -239,7 +352,8 @@ def _track_topic(session: Session, msg: Message, text: str, tokens: list[str], c
         state = _locked_state(session, msg.conversation_id)
         if state.drifting:  # another sender's message started this episode a moment ago
             return
-        rule = _topic_rule(session, topic)
+        own = topic != config.topic  # the enterprise's own threshold: its own rule and versions
+        rule = _topic_rule(session, topic, enterprise_id if own else None)
         scores = dict(window)
         context = [{**c, "score": scores.get(c["message_id"])} for c in _context(session, msg)]
         details = {
@@ -270,11 +384,16 @@ def _locked_state(session: Session, conversation_id: int) -> TopicState:
     ).scalar_one()
 
 
-def _topic_rule(session: Session, topic: TopicSettings) -> LexiconRule:
+def _topic_rule(session: Session, topic: TopicSettings, enterprise_id: int | None) -> LexiconRule:
     """The off-topic rule's version for these parameters: a change of settings makes the next version,
-    so every flag names the exact window and threshold that raised it."""
+    so every flag names the exact window and threshold that raised it. An enterprise with its own
+    threshold has its own rule (its own key and versions)."""
+    key = "off-topic" if enterprise_id is None else f"off-topic-{enterprise_id}"
     latest = session.execute(
-        select(LexiconRule).where(LexiconRule.kind == "topic").order_by(LexiconRule.id.desc()).limit(1)
+        select(LexiconRule)
+        .where(LexiconRule.kind == "topic", LexiconRule.key == key)
+        .order_by(LexiconRule.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
     pattern = topic.pattern()
     if latest is not None and latest.active and latest.pattern == pattern:
@@ -283,7 +402,7 @@ def _topic_rule(session: Session, topic: TopicSettings) -> LexiconRule:
         latest.active = False
     name, description = TOPIC_RULE
     rule = LexiconRule(
-        key=latest.key if latest else "off-topic",
+        key=key,
         version=latest.version + 1 if latest else 1,
         name=name,
         kind="topic",
@@ -293,6 +412,7 @@ def _topic_rule(session: Session, topic: TopicSettings) -> LexiconRule:
         action="flag",
         description=description,
         created_by_id=None,
+        enterprise_id=enterprise_id,
     )
     session.add(rule)
     session.flush()
@@ -308,9 +428,21 @@ def _topic_rule(session: Session, topic: TopicSettings) -> LexiconRule:
             "pattern": pattern,
             "action": "flag",
             "from": "settings",
+            "enterprise_id": enterprise_id,
         },
     )
     return rule
 
 
-__all__ = ["ATTACHMENT_JOB", "Blocked", "Screening", "lexicon", "screen", "screen_attachment", "warm"]
+__all__ = [
+    "ATTACHMENT_JOB",
+    "Blocked",
+    "RuleSet",
+    "Screening",
+    "lexicon",
+    "screen",
+    "screen_attachment",
+    "screen_edit",
+    "topic_settings",
+    "warm",
+]

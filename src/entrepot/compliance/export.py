@@ -122,7 +122,7 @@ def _eml(rec: ArchiveRecord, sender: str, domain: str, blobs: BlobStore) -> byte
     msg = MIMEMultipart()
     for k, v in headers:
         msg[k] = v
-    msg.attach(MIMEText(_text(rec), "plain", _UTF8))
+    msg.attach(MIMEText(_text(rec), "plain", _UTF8))  # type: ignore[arg-type]  # the email package takes a Charset
     msg.attach(_attachment_part(blobs.read_bytes(blob), str(attachment.get("type") or "application/octet-stream"),
                                 str(attachment.get("name") or "attachment")))
     return msg.as_bytes(policy=_POLICY)

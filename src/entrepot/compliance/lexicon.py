@@ -5,9 +5,10 @@ matches 밀수), Chinese without spaces and traditional/simplified variants matc
 Every word and phrase rule sits in one index keyed by its first token: a message's tokens are looked
 up once each and only the rules found there are checked for the rest of their phrase, so the cost
 hardly grows with the number of rules. Regular expressions run on the normalised text with a time
-limit: those that can share a pass are joined into a few alternations that tell, in one search,
-whether any of their members can match; only then are the members run one by one. A pattern that can
-run away is refused when it is saved.
+limit, and most never run at all: a pattern that cannot match without one of a few words (literals.py)
+runs only on a text that contains one. Those that need no word and can share a pass are joined into
+a few alternations that tell, in one search, whether any of their members can match; only then are
+the members run one by one. A pattern that can run away is refused when it is saved.
 """
 
 from __future__ import annotations
@@ -16,20 +17,14 @@ import functools
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import regex
 
+from entrepot.compliance.analysis import tokens_of, tokens_of_many
+from entrepot.compliance.literals import required_literals
 from entrepot.core.errors import InvalidInput
-from entrepot.search.analyzers import (
-    AnalyzerConfig,
-    KoreanAnalyzer,
-    Lazy,
-    MultilingualAnalyzer,
-    fold_traditional,
-)
-from entrepot.search.analyzers.korean import KIWI, _content
-from entrepot.search.tokens import fts_tokens
+from entrepot.search.analyzers import fold_traditional
 
 REGEX_TIMEOUT_S = 0.05
 SAVE_PROBES = ["a" * 5000 + "!", "가" * 3000 + "?", "x " * 3000, "0" * 5000]
@@ -61,39 +56,6 @@ class Match:
     matched: str
     start: int
     end: int
-
-
-class _Korean(KoreanAnalyzer):
-    """Kiwi in the calling thread for a message's few Korean runs: its batch mode hands each call to a
-    worker thread, which costs more than the analysis itself for one short text (and far more when
-    the machine is busy)."""
-
-    def tokens_batch(self, texts: Sequence[str]) -> list[list[str]]:
-        if len(texts) > 4:
-            return super().tokens_batch(texts)
-        kiwi = KIWI.get()
-        return [_content(kiwi.tokenize(t)) for t in texts]
-
-
-def _matching_analyzer() -> MultilingualAnalyzer:
-    # Search's analysers without its search-only extras (single-character grams, the dictionary-only
-    # second split of Chinese words): the token stream keeps the text's order, so phrases stay adjacent.
-    analyzer = MultilingualAnalyzer(AnalyzerConfig(grams="none", chinese_plain_too=False))
-    analyzer.korean = _Korean()
-    return analyzer
-
-
-_ANALYZER: Lazy[MultilingualAnalyzer] = Lazy(_matching_analyzer)
-
-
-def tokens_of(text: str) -> list[str]:
-    """The text's tokens in order, repeats kept (rules and messages go through the same function)."""
-    return fts_tokens(_ANALYZER.get().index_batch([text])[0].terms)
-
-
-def tokens_of_many(texts: Sequence[str]) -> list[list[str]]:
-    """tokens_of for many texts at once (one Kiwi call for all their Korean)."""
-    return [fts_tokens(doc.terms) for doc in _ANALYZER.get().index_batch(list(texts))]
 
 
 def language_family(language: str | None) -> str | None:
@@ -134,6 +96,8 @@ class PhraseIndex(Generic[T]):
     def find(self, tokens: Sequence[str]) -> Iterator[tuple[int, int, T]]:
         """(position, length, payload) of each occurrence, in text order."""
         first = self._first
+        if first.keys().isdisjoint(tokens):  # most texts hold no entry's first word: one pass in C
+            return
         n = len(tokens)
         for i, tok in enumerate(tokens):
             candidates = first.get(tok)
@@ -186,7 +150,7 @@ def _roots(rules: list[tuple[Rule, regex.Pattern[str]]]) -> list[_Node]:
     return [_tree(joinable[i : i + REGEX_CHUNK]) for i in range(0, len(joinable), REGEX_CHUNK)] + alone
 
 
-def _search(pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None | bool:
+def _search(pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None | Literal[False]:
     """The match, None, or False when the time limit ran out (saved rules pass the probes, so rarely)."""
     try:
         return pattern.search(text, timeout=REGEX_TIMEOUT_S)
@@ -195,22 +159,31 @@ def _search(pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None |
 
 
 class Lexicon:
-    """A compiled rule set: one token index for words and phrases, joined passes for the regexes."""
+    """A compiled rule set: one token index for words and phrases; for regexes, a substring test on the
+    words each needs (see literals.py) and joined passes for those that need none."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.index: PhraseIndex[Rule] = PhraseIndex()
         by_language: dict[str | None, list[tuple[Rule, regex.Pattern[str]]]] = {}
+        gated: dict[str | None, dict[str, list[tuple[Rule, regex.Pattern[str]]]]] = {}
         self.rules: list[Rule] = []
         for rule in rules:
             if rule.kind == "regex":
                 compiled = regex.compile(rule.pattern, _FLAGS)
-                by_language.setdefault(language_family(rule.language), []).append((rule, compiled))
+                family = language_family(rule.language)
+                needs = required_literals(rule.pattern)
+                if needs is None:
+                    by_language.setdefault(family, []).append((rule, compiled))
+                else:
+                    for literal in needs:
+                        gated.setdefault(family, {}).setdefault(literal, []).append((rule, compiled))
             elif rule.kind in TOKEN_KINDS:
                 self.index.add(tokens_of(rule.pattern), rule)
             else:
                 continue  # other kinds (the off-topic rule) are not text patterns
             self.rules.append(rule)
         self.regex_roots = {lang: _roots(members) for lang, members in by_language.items()}
+        self.regex_gated = {lang: list(by_literal.items()) for lang, by_literal in gated.items()}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -229,11 +202,26 @@ class Lexicon:
                 continue
             folded = folded or fold(text)
             found[rule.id] = Match(rule, *locate(text, toks[pos : pos + length], folded))
-        normalised = unicodedata.normalize("NFKC", text)
+        if self.regex_roots or self.regex_gated:
+            normalised = text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII: unchanged
+            self._match_regexes(normalised, family, found)
+        return sorted(found.values(), key=lambda m: (m.start, m.rule.id))
+
+    def _match_regexes(self, normalised: str, family: str | None, found: dict[int, Match]) -> None:
+        lowered: str | None = None
         for key in dict.fromkeys((None, family)):
             for root in self.regex_roots.get(key, ()):
                 root.search(normalised, found)
-        return sorted(found.values(), key=lambda m: (m.start, m.rule.id))
+            gated = self.regex_gated.get(key)
+            if not gated:
+                continue
+            lowered = normalised.casefold() if lowered is None else lowered
+            for literal, members in gated:
+                if literal not in lowered:
+                    continue
+                for rule, pattern in members:
+                    if rule.id not in found:
+                        _Node(pattern, rule).search(normalised, found)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -280,3 +268,17 @@ def locate(
             end = min(end, start + 500)
             return text[start:end], start, end
     return " ".join(seq)[:500], 0, 0
+
+
+__all__ = [
+    "Lexicon",
+    "Match",
+    "PhraseIndex",
+    "Rule",
+    "check_regex",
+    "fold",
+    "language_family",
+    "locate",
+    "tokens_of",
+    "tokens_of_many",
+]

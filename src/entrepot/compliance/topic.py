@@ -47,6 +47,8 @@ _UNITS = (
 )
 _NUMBER = r"\d[\d,.]*"
 _SYMBOLS = r"US\$|\$|€|¥|￥|₩|£"
+_DIGIT = re.compile(r"\d")  # every quantity, price and HS code has one
+_CAPITAL = re.compile(r"[A-Z]")  # every Incoterm and currency code starts with one
 _CJK_MONEY = r"달러|불|원|유로|위안|엔|美元|美金|元|欧元|日元|韩元|ドル|円|ユーロ|元"
 _STOP = (
     frozenset(ENGLISH_STOPWORDS)
@@ -105,15 +107,34 @@ class TradeVocabulary:
         # Boundaries by hand: \b sees no edge between "DDP" and the kana in "DDPで".
         a, z = r"(?<![A-Za-z0-9])", r"(?![A-Za-z])"
         money = rf"(?:(?:{_SYMBOLS}|{a}(?:{codes}))\s?{_NUMBER}|{_NUMBER}\s?(?:(?:{codes}){z}|{_CJK_MONEY}))"
-        self.patterns = [
-            re.compile(rf"{_NUMBER}\s?(?:{_UNITS}){z}", re.IGNORECASE),  # 25 t, 3 containers, 40톤
-            re.compile(money),  # USD 2,710 / 2710美元 / $12
-            re.compile(rf"{a}(?:{'|'.join(re.escape(t) for t in trade_terms.INCOTERMS)}){z}"),
-            re.compile(
-                rf"{a}HS\s?(?:code\s?)?\d{{4}}|{a}\d{{4}}\.\d{{2}}(?:\.\d{{2}})?(?![0-9])", re.IGNORECASE
+        # Each pattern with what a text must contain for it to match: most chat lines have no digit
+        # or no capital letter, and a substring class test costs far less than the alternations.
+        self.patterns: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+            (re.compile(rf"{_NUMBER}\s?(?:{_UNITS}){z}", re.IGNORECASE), _DIGIT),  # 25 t, 40톤
+            (re.compile(money), _DIGIT),  # USD 2,710 / 2710美元 / $12
+            (re.compile(rf"{a}(?:{'|'.join(re.escape(t) for t in trade_terms.INCOTERMS)}){z}"), _CAPITAL),
+            (
+                re.compile(
+                    rf"{a}HS\s?(?:code\s?)?\d{{4}}|{a}\d{{4}}\.\d{{2}}(?:\.\d{{2}})?(?![0-9])",
+                    re.IGNORECASE,
+                ),
+                _DIGIT,
             ),
-            re.compile(rf"{a}(?:{codes}){z}"),  # currency codes in capitals
         ]
+        # Currency codes in capitals: any three capitals, then a set look-up (one alternation of 180
+        # codes tried at every position cost more than the rest of the score).
+        self.codes = frozenset(currencies) | {"RMB"}
+        three = all(re.fullmatch("[A-Z]{3}", c) for c in self.codes)
+        self.code_shape = re.compile(rf"{a}(?:{'[A-Z]{3}' if three else codes}){z}")
+
+    def shapes(self, text: str) -> int:
+        """How many quantities, prices, Incoterms, HS codes and currency codes the text has."""
+        count = sum(
+            1 for pattern, gate in self.patterns if gate.search(text) for _ in pattern.finditer(text)
+        )
+        if _CAPITAL.search(text):
+            count += sum(1 for m in self.code_shape.finditer(text) if m.group() in self.codes)
+        return count
 
     def score(self, text: str, tokens: Sequence[str] | None = None) -> TopicScore:
         toks = tokens_of(text) if tokens is None else tokens
@@ -124,7 +145,7 @@ class TradeVocabulary:
             for i in range(pos, pos + length):
                 covered[i] = max(covered.get(i, 0.0), weight)
             hits.append(" ".join(toks[pos : pos + length]))
-        shapes = sum(1 for p in self.patterns for _ in p.finditer(text))
+        shapes = self.shapes(text)
         weight = sum(w for i, w in covered.items() if toks[i] not in _STOP and not toks[i].isdigit())
         n = max(len(content), 1)
         return TopicScore(

@@ -16,7 +16,10 @@ class LexiconRule(Base):
     that raised them, so a decision can always be traced to the exact wording in force."""
 
     __tablename__ = "lexicon_rules"
-    __table_args__ = (Index("ix_lexicon_rules_active", "active"),)
+    __table_args__ = (
+        Index("ix_lexicon_rules_active", "active"),
+        Index("ix_lexicon_rules_enterprise_id", "enterprise_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64))  # stable across versions
@@ -31,6 +34,22 @@ class LexiconRule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: None: the rule applies to everyone (set by the compliance authority); otherwise to the messages of
+    #: that enterprise's conversations only, managed by the reviewers who cover it (policy.compliance).
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+
+
+class TopicSetting(Base):
+    """An enterprise's own off-topic rule settings; without a row the deployment's settings apply."""
+
+    __tablename__ = "topic_settings"
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True,
+                                               autoincrement=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    threshold: Mapped[float | None] = mapped_column(Float)  # None: the deployment's threshold
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Flag(Base):

@@ -5,7 +5,7 @@ about one object; the `*_clause` functions express the same answers as SQL so li
 filter inside the query.
 """
 
-from entrepot.policy.compliance import may_review_enterprise, review_clause
+from entrepot.policy.compliance import may_manage_rules, may_review_enterprise, review_clause, rule_clause
 from entrepot.policy.documents import (
     audited,
     document_clause,
@@ -20,8 +20,8 @@ from entrepot.policy.messaging import (
     has_left,
     may_add_member,
     may_manage_members,
-    may_remove_member,
     may_participate,
+    may_remove_member,
     may_use_conversation,
     price_board_clause,
 )
@@ -41,8 +41,10 @@ from entrepot.policy.rules import (
 
 __all__ = [
     "Action",
+    "may_manage_rules",
     "may_review_enterprise",
     "review_clause",
+    "rule_clause",
     "audited",
     "conversation_clause",
     "has_left",

@@ -13,7 +13,7 @@ from entrepot import policy
 from entrepot.audit.chain import ARCHIVE_PREFIX
 from entrepot.core.errors import Forbidden, NotFound
 from entrepot.core.types import Principal
-from entrepot.db.compliance import Flag, FlagNote, LexiconRule
+from entrepot.db.compliance import Flag, FlagNote, LexiconRule, TopicSetting
 from entrepot.db.messaging import Conversation
 from entrepot.db.tables import ArchiveRecord, Enterprise, User
 
@@ -82,9 +82,24 @@ def notes(session: Session, flag_id: int) -> list[tuple[FlagNote, str]]:
         .where(FlagNote.flag_id == flag_id).order_by(FlagNote.id)).all()]
 
 
-def rules(session: Session) -> list[LexiconRule]:
-    return list(session.execute(select(LexiconRule).order_by(LexiconRule.active.desc(), LexiconRule.name,
-                                                             LexiconRule.version.desc())).scalars())
+def rules(session: Session, principal: Principal) -> list[LexiconRule]:
+    """The rules the reviewer sees: those for everyone and those of the enterprises they cover."""
+    return list(session.execute(select(LexiconRule).where(policy.rule_clause(principal, LexiconRule.enterprise_id))
+                                .order_by(LexiconRule.active.desc(), LexiconRule.name,
+                                          LexiconRule.version.desc())).scalars())
+
+
+def rule_of(session: Session, flag: Flag) -> LexiconRule | None:
+    """The rule (version) that raised a flag the reviewer may see: for everyone or the flag's enterprise."""
+    return session.get(LexiconRule, flag.rule_id)
+
+
+def topic_settings(session: Session, principal: Principal) -> list[tuple[Enterprise, TopicSetting | None]]:
+    """Each enterprise the reviewer covers with its own off-topic settings (None: the deployment's)."""
+    rows = session.execute(select(Enterprise, TopicSetting).outerjoin(TopicSetting, TopicSetting.enterprise_id
+                                                                      == Enterprise.id)
+                           .where(policy.review_clause(principal, Enterprise.id)).order_by(Enterprise.name)).all()
+    return [(e, t) for e, t in rows]
 
 
 def _pruned(mid: int, rec: ArchiveRecord, body: str | None) -> dict[str, Any]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
+from entrepot import policy
 from entrepot.actions import compliance
 from entrepot.core.errors import EntrepotError, InvalidInput
 from entrepot.db.messaging import Message
 from entrepot.queries import compliance as q
 from entrepot.queries import retention as retention_queries
 from entrepot.search import messages as message_search
+from entrepot.web.context import Ctx
 from entrepot.web.render import page, redirect
 from entrepot.web.routes._forms import CsrfField, Review
 
@@ -42,7 +44,7 @@ def queue(ctx: Review, state: Opt = "open", severity: Opt = None, rule: Opt = No
         rows = q.flags(s, ctx.principal, f)
         if rows_only:
             return page(ctx, "_flag_rows.html", rows=rows)
-        rules = q.rules(s)
+        rules = q.rules(s, ctx.principal)
         enterprises = q.reviewable_enterprises(s, ctx.principal)
     return page(ctx, "review_queue.html", rows=rows, rules=rules, enterprises=enterprises, f=f,
                 filters={"state": state or "", "severity": severity or "", "rule": rule or "", "enterprise": enterprise,
@@ -56,7 +58,7 @@ def flag_detail(ctx: Review, flag_id: int, error: str | None = None) -> Response
         flag = q.flag(s, ctx.principal, flag_id)
         message = s.get(Message, flag.message_id)
         notes = q.notes(s, flag_id)
-        rule = next(r for r in q.rules(s) if r.id == flag.rule_id)
+        rule = q.rule_of(s, flag)
     return page(ctx, "flag.html", flag=flag, message=message, notes=notes, rule=rule)
 
 
@@ -70,8 +72,8 @@ def act(ctx: Review, csrf_token: CsrfField, flag_id: int, action: Annotated[str,
     except EntrepotError as exc:
         with ctx.db.read() as s:
             flag = q.flag(s, ctx.principal, flag_id)
-            return page(ctx, "flag.html", status_code=exc.status_code, flag=flag, message=s.get(Message, flag.message_id),
-                        notes=q.notes(s, flag_id), rule=next(r for r in q.rules(s) if r.id == flag.rule_id),
+            return page(ctx, "flag.html", status_code=exc.status_code, flag=flag,
+                        message=s.get(Message, flag.message_id), notes=q.notes(s, flag_id), rule=q.rule_of(s, flag),
                         error=ctx._(exc.message, **exc.params))
     return redirect(f"/review/flags/{flag_id}")
 
@@ -87,39 +89,85 @@ def bulk(ctx: Review, csrf_token: CsrfField, action: Annotated[str, Form(max_len
     return redirect("/review")
 
 
+def _rules_page(ctx: Ctx, status_code: int = 200, form: dict[str, Any] | None = None,
+                error: str | None = None) -> Response:
+    """The rules the reviewer sees, which of them they manage, and the off-topic settings they cover."""
+    assert ctx.principal is not None
+    with ctx.db.read() as s:
+        rows = q.rules(s, ctx.principal)
+        enterprises = q.reviewable_enterprises(s, ctx.principal)
+        everyone = bool(policy.may_manage_rules(s, ctx.principal, None))
+        topics = q.topic_settings(s, ctx.principal)
+    covered = {e.id for e in enterprises}
+    managed = {r.id for r in rows if (everyone if r.enterprise_id is None else r.enterprise_id in covered)}
+    return page(ctx, "rules.html", status_code=status_code, rules=rows, form=form or {}, error=error,
+                enterprises=enterprises, names={e.id: e.name for e in enterprises}, everyone=everyone,
+                managed=managed, topics=topics)
+
+
 @router.get("/review/rules")
 def rules(ctx: Review) -> Response:
-    with ctx.db.read() as s:
-        rows = q.rules(s)
-    return page(ctx, "rules.html", rules=rows, form={})
+    return _rules_page(ctx)
 
 
 @router.post("/review/rules")
 def save_rule(ctx: Review, csrf_token: CsrfField, name: Annotated[str, Form(max_length=300)],
               kind: Annotated[str, Form(max_length=8)], pattern: Annotated[str, Form(max_length=2000)],
               severity: Annotated[str, Form(max_length=8)], action: Annotated[str, Form(max_length=8)] = "flag",
-              language: Annotated[str, Form(max_length=8)] = "", description: Annotated[str, Form(max_length=3000)] = "",
-              replaces: Annotated[int | None, Form()] = None) -> Response:
+              language: Annotated[str, Form(max_length=8)] = "",
+              description: Annotated[str, Form(max_length=3000)] = "",
+              replaces: Annotated[int | None, Form()] = None,
+              scope: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """A rule for everyone (`scope` empty: the compliance authority only) or for one enterprise."""
     assert ctx.principal is not None
     form = {"name": name, "kind": kind, "pattern": pattern, "severity": severity, "action": action,
-            "language": language, "description": description}
+            "language": language, "description": description, "scope": scope}
     try:
+        enterprise_id = _scope(scope)
         with ctx.db.write() as s:
             compliance.save_rule(s, ctx.principal, name=name, kind=kind, pattern=pattern, severity=severity,
-                                 action=action, language=language or None, description=description, replaces=replaces)
+                                 action=action, language=language or None, description=description, replaces=replaces,
+                                 enterprise_id=enterprise_id)
     except EntrepotError as exc:
-        with ctx.db.read() as s:
-            rows = q.rules(s)
-        return page(ctx, "rules.html", status_code=exc.status_code, rules=rows, form=form,
-                    error=ctx._(exc.message, **exc.params))
+        return _rules_page(ctx, exc.status_code, form, ctx._(exc.message, **exc.params))
     return redirect("/review/rules")
+
+
+def _scope(value: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput("No such enterprise.", field="scope") from exc
 
 
 @router.post("/review/rules/{rule_id}/retire")
 def retire(ctx: Review, csrf_token: CsrfField, rule_id: int) -> Response:
     assert ctx.principal is not None
-    with ctx.db.write() as s:
-        compliance.retire_rule(s, ctx.principal, rule_id)
+    try:
+        with ctx.db.write() as s:
+            compliance.retire_rule(s, ctx.principal, rule_id)
+    except EntrepotError as exc:
+        return _rules_page(ctx, exc.status_code, error=ctx._(exc.message, **exc.params))
+    return redirect("/review/rules")
+
+
+@router.post("/review/offtopic/{enterprise_id}")
+def offtopic(ctx: Review, csrf_token: CsrfField, enterprise_id: int,
+             enabled: Annotated[str, Form(max_length=8)] = "",
+             threshold: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """An enterprise's own off-topic settings: on or off, and its threshold (empty: the deployment's)."""
+    assert ctx.principal is not None
+    try:
+        value = float(threshold) if threshold.strip() else None
+    except ValueError:
+        return _rules_page(ctx, 400, error=ctx._("The threshold is a number between 0 and 1."))
+    try:
+        with ctx.db.write() as s:
+            compliance.set_topic_setting(s, ctx.principal, enterprise_id, enabled=bool(enabled), threshold=value)
+    except EntrepotError as exc:
+        return _rules_page(ctx, exc.status_code, error=ctx._(exc.message, **exc.params))
     return redirect("/review/rules")
 
 
