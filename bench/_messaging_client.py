@@ -37,7 +37,7 @@ BURST, RATE = 20.0, 9.5  # a little under the server's 20 / 10 per second
 
 
 class Client:
-    def __init__(self, proc: "Proc", user: dict[str, Any]) -> None:
+    def __init__(self, proc: Proc, user: dict[str, Any]) -> None:
         self.proc = proc
         self.user_id: int = user["id"]
         self.token: str = user["token"]

@@ -28,8 +28,9 @@ unexpected disconnects, tracebacks in the server log). Prints a table and one fi
 {"bench": "messaging", "clients": N, "rate": R, "systems": {"entrepot": {"delivered_per_s", "p50_ms",
  "p95_ms", "p99_ms", "lost", "duplicated", "server_rss_mb", "errors", ...}}}
 
-`--peer synapse` (Matrix Synapse under the same load) is not implemented: the bench says so and
-exits with status 2.
+`--peer synapse` then runs the same users, conversations and load against Matrix Synapse (its own
+virtualenv under bench/work/, SQLite, loopback, rate limits off; bench/_synapse.py and
+bench/_synapse_client.py) and adds "synapse" to "systems" with the same keys.
 """
 
 from __future__ import annotations
@@ -288,6 +289,10 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 # ---------------------------------------------------------------- optional profile (py-spy)
 
 PROFILE_MARKERS = [  # (label, function name, file name) of a frame in the collapsed stacks
+    ("group commit: one batch of sends (GroupWriter._commit)", "GroupWriter._commit", "writer.py"),
+    ("  fan-out after commit (Fanout.deliver)", "Fanout.deliver", "fanout.py"),
+    ("    batched session re-check (Fanout._recheck)", "Fanout._recheck", "fanout.py"),
+    ("send handed-over events (Connection._deliver_offered)", "Connection._deliver_offered", "connection.py"),
     ("store a sent message (Connection._store)", "Connection._store", "connection.py"),
     ("  send_message", "send_message", "messaging.py"),
     ("  emit: per-member counter + event rows", "emit", "messaging.py"),
@@ -447,6 +452,7 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
             if tot[1] + tot[2] >= tot[0] and tot[3] >= tot[5]:
                 break
         drain_s = time.time() - t_end
+        cpu2_server = cpu_s(server.pid)  # load + drain: all the work the sends caused, whatever the lag
         profile = finish_profile(spy, work, args.seconds) if spy else None
         rss_end = rss_mb(server.pid)
         for w in workers:
@@ -534,12 +540,18 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         "server_rss_start_mb": round(rss_start, 1), "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_end_mb": round(rss_end, 1),
         "server_cpu_pct": round(100 * (cpu1_server - cpu0_server) / wall, 1),
+        # CPU seconds per 1,000 acknowledged sends over load + drain: comparable on a machine other work
+        # slows down (when most sends are still pending at the end, it also counts their partial work)
+        "server_cpu_s_per_1k_sends": round(1000 * (cpu2_server - cpu0_server) / max(1, status_count.get("sent", 0)),
+                                           2),
         "clients_cpu_pct": round(100 * (cpu1_clients - cpu0_clients) / wall, 1),
         "machine_busy_pct": round(100 * (1 - m_idle / m_total), 1) if m_total else None,
         "cpus": os.cpu_count(), "client_procs": len(workers), "drain_s": round(drain_s, 1),
-        "error_frames": len(error_frames), "disconnects": len(disconnects), "reconnects": reconnects, "send_failures": send_failures,
+        "error_frames": len(error_frames), "disconnects": len(disconnects), "reconnects": reconnects,
+        "send_failures": send_failures,
         "server_log_errors": max(tracebacks, len(error_lines)),
         "profile": profile,
+        "conversations": members,  # conversation id -> member ids: the --peer run gets the same layout
         "error_samples": sorted(set(error_frames))[:3] + disconnects[:3] + connect_failures[:3] + error_lines[:3],
     }
     return out
@@ -560,6 +572,7 @@ def print_table(args: argparse.Namespace, r: dict[str, Any]) -> None:
         ("  lost of acknowledged / unacknowledged sends", f"{r['lost_committed']} / {r['lost_unacknowledged']}"),
         ("server RSS start / idle / end / peak", f"{r['server_rss_start_mb']} / {r['server_rss_idle_mb']} / "
                                                  f"{r['server_rss_end_mb']} / {r['server_rss_mb']} MB"),
+        ("server CPU per 1,000 acknowledged sends", f"{r['server_cpu_s_per_1k_sends']} s"),
         ("CPU during load: server / clients / machine",
          f"{r['server_cpu_pct']}% / {r['clients_cpu_pct']}% (of one core) / {r['machine_busy_pct']}% busy"),
         ("drain after load", f"{r['drain_s']} s"),
@@ -593,7 +606,8 @@ def print_table(args: argparse.Namespace, r: dict[str, Any]) -> None:
         print(f"  p99 <= {TARGET_P99_MS:.0f} ms at {TARGET_RATE} msg/s: not tested ({args.rate} msg/s; "
               f"p99 here {r['p99_ms']} ms)")
     ok = r["lost"] == 0 and r["duplicated"] == 0
-    print(f"  nothing lost or duplicated: {'MET' if ok else 'NOT MET'} (lost {r['lost']}, duplicated {r['duplicated']})")
+    verdict = "MET" if ok else "NOT MET"
+    print(f"  nothing lost or duplicated: {verdict} (lost {r['lost']}, duplicated {r['duplicated']})")
 
 
 def main() -> int:
@@ -603,6 +617,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=100, help="messages per second, all clients together")
     ap.add_argument("--seconds", type=float, default=20, help="length of the load")
     ap.add_argument("--peer", choices=["synapse"], help="also run a peer system under the same load")
+    ap.add_argument("--synapse-sqlite-sync", choices=["normal", "full"], default="normal",
+                    help="Synapse's SQLite synchronous: normal = entrepot's setting, full = Synapse as shipped")
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--redis", action="store_true", help=f"enable the Redis bus ({REDIS_URL})")
     ap.add_argument("--client-procs", type=int, default=os.cpu_count() or 2, help="client processes")
@@ -615,25 +631,32 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, plans)")
     args = ap.parse_args()
-    if args.peer == "synapse":
-        print("messaging bench: --peer synapse is not implemented (a Matrix Synapse peer needs its own "
-              "virtualenv under bench/work/, a registration/login flow and a /sync-based client); "
-              "run without --peer to measure entrepot alone.", file=sys.stderr)
-        return 2
     if args.clients < 10:
         ap.error("--clients must be at least 10 (groups have 5-10 members)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.clients * 2 + 1024
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(want, soft)), hard))
+    if min(hard, want) < want:  # the server and the client processes inherit this limit
+        log(f"open-file limit {hard} is below the {want} this run needs: raise it (ulimit -Hn)")
     r = run_entrepot(args)
     print_table(args, r)
     keys = ["delivered_per_s", "p50_ms", "p95_ms", "p99_ms", "lost", "duplicated", "server_rss_mb", "errors"]
     system = {k: r[k] for k in keys} | {k: r[k] for k in (
         "connected", "sent", "offered_per_s", "ack_p99_ms", "server_cpu_pct", "clients_cpu_pct", "machine_busy_pct")}
+    peer: dict[str, Any] = {}
+    if args.peer == "synapse":
+        import _synapse
+
+        sr = _synapse.run_synapse(args, r["conversations"])
+        _synapse.print_table(args, sr)
+        _synapse.print_comparison(r, sr)
+        peer["synapse"] = {k: sr[k] for k in keys} | {k: sr[k] for k in (
+            "connected", "sent", "offered_per_s", "ack_p99_ms", "server_cpu_pct", "clients_cpu_pct",
+            "machine_busy_pct", "version", "sqlite_synchronous")}
     print(json.dumps({"bench": "messaging", "clients": args.clients, "rate": args.rate,
                       "seconds": args.seconds, "backend": args.backend, "redis": args.redis,
-                      "systems": {"entrepot": system}}))
+                      "systems": {"entrepot": system} | peer}))
     return 0
 
 

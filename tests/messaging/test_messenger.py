@@ -83,7 +83,8 @@ def test_send_deliver_replay_and_no_duplicates(people: People) -> None:
 
 
 def test_other_enterprises_cannot_be_messaged_or_read(people: People) -> None:
-    a, b, outsider = people.client("alice"), people.client("bob"), people.client("carol", "daedong")
+    a, outsider = people.client("alice"), people.client("carol", "daedong")
+    people.client("bob")
     r = a.post("/api/v1/conversations", json={"user_ids": [people.ids["carol"]]}, headers={"x-csrf-token": csrf_of(a)})
     assert r.status_code == 403 and "own enterprise" in r.json()["error"]["message"]
     with people.db.read() as s:
@@ -130,7 +131,7 @@ def test_hostile_frames_and_floods_get_clear_errors(people: People) -> None:
         wa.send_text("x" * 70_000)
         assert "too large" in _until(wa, "error")["message"]
         errors = 0
-        for i in range(40):
+        for _ in range(40):
             wa.send_json({"type": "read", "conversation_id": conv, "up_to": 0})
         wa.send_json({"type": "ping"})
         while (frame := wa.receive_json())["type"] != "pong":

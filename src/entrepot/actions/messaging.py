@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,9 +17,9 @@ from entrepot.actions import archive, compliance, validate
 from entrepot.actions.accounts import principal_of
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
-from entrepot.ingest.language import detect_language as dominant_language
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
+from entrepot.ingest.language import detect_language as dominant_language
 from entrepot.messaging.previews import reply_preview
 from entrepot.messaging.richtext import rich
 from entrepot.search import messages as message_search
@@ -33,18 +33,43 @@ def _now() -> datetime:
 
 
 def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[str, Any]) -> None:
-    """Append an event to each user's log, numbered per user; wake their connections after commit."""
+    """Append an event to each user's log, numbered per user; wake their connections after commit.
+
+    A few Core statements whatever the number of members (the per-member ORM round trips were most of
+    a send's cost): lock the counters in user order (no deadlock between two senders on PostgreSQL),
+    raise them with one UPDATE .. RETURNING, insert the event rows in one executemany."""
     users = sorted(set(user_ids))
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for uid in users:
-        session.execute(insert(EventCounter).values(user_id=uid, last_seq=0).on_conflict_do_nothing())
-        counter = session.execute(select(EventCounter).where(EventCounter.user_id == uid).with_for_update()
-                                  .execution_options(populate_existing=True)).scalar_one()
-        counter.last_seq += 1
-        session.add(UserEvent(user_id=uid, seq=counter.last_seq, type=type_, payload=payload))
+    if not users:
+        return
+    seqs = _next_seqs(session, users)
+    now = _now()
+    rows = [{"user_id": uid, "seq": seqs[uid], "type": type_, "payload": payload, "created_at": now}
+            for uid in users]
+    session.execute(insert(cast(Table, UserEvent.__table__)), rows)
+    session.info.setdefault("emitted", []).append((type_, payload, seqs))
     bus = session.info.get("bus")
-    if bus is not None and users:
+    if bus is not None and not session.info.get("push"):  # "push": the group writer's fan-out delivers
         session.info.setdefault("after_commit", []).append(lambda: bus.notify(users))
+
+
+def _next_seqs(session: Session, users: list[int]) -> dict[int, int]:
+    """Each user's next event number, counters created on first use; the rows stay locked until commit."""
+    counters = cast(Table, EventCounter.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:  # SQLite write transactions already hold the database lock (BEGIN IMMEDIATE)
+        session.execute(select(counters.c.user_id).where(counters.c.user_id.in_(users))
+                        .order_by(counters.c.user_id).with_for_update())
+    raise_ = (update(counters).where(counters.c.user_id.in_(users))
+              .values(last_seq=counters.c.last_seq + 1).returning(counters.c.user_id, counters.c.last_seq))
+    seqs = {int(u): int(s) for u, s in session.execute(raise_)}
+    missing = [u for u in users if u not in seqs]
+    if missing:
+        upsert = pg_insert if postgres else sqlite_insert
+        session.execute(upsert(counters).values([{"user_id": u, "last_seq": 0} for u in missing])
+                        .on_conflict_do_nothing())
+        again = raise_.where(counters.c.user_id.in_(missing))
+        seqs.update({int(u): int(s) for u, s in session.execute(again)})
+    return seqs
 
 
 def message_payload(m: Message, sender: User | None = None,
@@ -221,6 +246,7 @@ def edit_message(session: Session, actor: Principal, message_id: int, body: str)
     msg.body, msg.edited_at = validate.clean_text(body, "body", max_len=MAX_BODY), _now()
     archive.record(session, msg.conversation_id, "message.edit", actor,
                    {"message_id": msg.id, "before": before, "after": msg.body}, msg.id)
+    compliance.screen_edit(session, msg, before)  # after the record: a flag names it as its context
     message_search.index_message(session, msg)
     emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.edited",
          message_payload(msg, session.get(User, msg.sender_id), reply_of(session, msg)))

@@ -59,8 +59,8 @@ def _inline(text: str, depth: int) -> list[Node]:
         for kind, rx in _PATTERNS:
             if depth >= MAX_DEPTH and kind in ("b", "i"):
                 continue
-            m = upcoming.get(kind, False)
-            if m is False or (m is not None and m.start() < pos):
+            m = upcoming.get(kind)
+            if kind not in upcoming or (m is not None and m.start() < pos):
                 m = rx.search(text, pos)
                 upcoming[kind] = m
             if m is not None and (best is None or m.start() < best[1].start()):
@@ -68,7 +68,8 @@ def _inline(text: str, depth: int) -> list[Node]:
         if best is None:
             break
         kind, m = best
-        start, end, node = m.start(), m.end(), None
+        start, end = m.start(), m.end()
+        node: dict[str, Any] | None = None
         if kind == "a":
             url = _trim_url(m.group(0))
             href = safe_href(url)

@@ -63,6 +63,9 @@ class LocalBus:
         """Thread-safe: called after commit, usually from a worker thread."""
         self._wake(list(user_ids))
 
+    def notify_remote(self, user_ids: list[int]) -> None:
+        """Wake these users' connections on other instances only (the fan-out served this one's)."""
+
     def listen(self, user_id: int) -> asyncio.Queue[Frame]:
         """A queue of the ephemeral frames addressed to this user, for one connection."""
         queue: asyncio.Queue[Frame] = asyncio.Queue(EPHEMERAL_QUEUE)
@@ -117,7 +120,11 @@ class RedisBus(LocalBus):
     def notify(self, user_ids: Iterable[int]) -> None:
         ids = list(user_ids)
         super().notify(ids)  # local connections at once
-        self._publisher.publish(CHANNEL, json.dumps(ids))
+        self.notify_remote(ids)
+
+    def notify_remote(self, user_ids: list[int]) -> None:
+        if user_ids:  # tagged with our origin: this instance's connections were already served
+            self._publisher.publish(CHANNEL, json.dumps({"origin": self._origin, "to": user_ids}))
 
     def send_ephemeral(self, user_ids: Iterable[int], frame: Frame) -> None:
         ids = list(user_ids)
@@ -131,7 +138,11 @@ class RedisBus(LocalBus):
     def _heard(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
         if name == CHANNEL:
-            self._wake(json.loads(data))
+            body = json.loads(data)
+            if isinstance(body, list):  # an instance of an earlier version
+                self._wake(body)
+            elif body.get("origin") != self._origin:
+                self._wake(body.get("to") or [])
             return
         body = json.loads(data)
         if body.get("origin") != self._origin:

@@ -6,6 +6,10 @@ Frames (JSON): page -> server: send {client_id, conversation_id, body, reply_to_
 payload}, sent {client_id, message_id} (only after commit), typing {conversation_id, user_id, name}
 (never stored), error {message, client_id?}, ping, pong.
 
+Sends and read marks go to the process's GroupWriter (one transaction for all those waiting, see
+realtime.writer); after its commit the Fanout hands each connection its new events and its re-checked
+principal, and the connection sends them without reading its log unless they do not follow on.
+
 An ack of a message event is the "delivered" receipt: the marks go to the process's ReceiptWriter,
 which writes those of all connections together; the senders hear of it through their event logs.
 """
@@ -17,7 +21,7 @@ import contextlib
 import enum
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -27,19 +31,28 @@ from entrepot.core.errors import EntrepotError
 from entrepot.core.messages import N_
 from entrepot.core.types import Principal
 from entrepot.db import Database
+from entrepot.messaging import events
 from entrepot.queries import messaging as q
 from entrepot.realtime.bus import LocalBus
 from entrepot.realtime.receipts import ReceiptWriter
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from entrepot.realtime.fanout import Fanout, Pushed
+    from entrepot.realtime.writer import GroupWriter
 
 HEARTBEAT_S = 25.0
 IDLE_LIMIT_S = 70.0
 MAX_FRAME = 64 * 1024
 BURST, RATE = 20, 10.0  # writes: a short burst, then this many a second
-WRITES = frozenset({"send", "quote", "read"})
+WRITES = events.WRITES
 TYPING_EVERY_S = 2.0  # per conversation; the page sends one every 3 s while the user types
 TYPING_BURST, TYPING_RATE = 5, 1.0  # over all conversations of one connection
 MAX_UNACKED = 2000
 TYPING_FLOOD = N_("Typing notices are limited; slow down.")
+#: Events that change which conversations the user is in: the cached list is read again after one.
+MEMBERSHIP_EVENTS = frozenset({"conversation", "conversation.removed", "members"})
 
 
 class State(enum.Enum):
@@ -49,10 +62,23 @@ class State(enum.Enum):
 
 class Connection:
     def __init__(self, ws: WebSocket, db: Database, bus: LocalBus, principal: Principal,
-                 recheck: Any, since: int, translate: Any, receipts: ReceiptWriter | None = None) -> None:
+                 recheck: Any, since: int, translate: Any, receipts: ReceiptWriter | None = None,
+                 writer: GroupWriter | None = None, fanout: Fanout | None = None,
+                 session_id: str | None = None) -> None:
         self.ws, self.db, self.bus, self.principal = ws, db, bus, principal
         self.receipts = receipts or ReceiptWriter(db)
-        self.recheck = recheck  # () -> Principal | None, asked before every delivery
+        #: (session=None) -> Principal | None, asked before every delivery; the fan-out passes a
+        #: session holding the rows it needs, so a batch re-checks all its connections in 3 queries.
+        self.recheck = recheck
+        self.writer, self.fanout, self.session_id = writer, fanout, session_id
+        #: Events handed over by the fan-out, and the principal it found for them (None: invalid).
+        self._inbox: list[Pushed] = []
+        self._offered: Principal | None = principal
+        #: The conversations the user may use (policy.conversation_clause), read with the log and
+        #: kept until a membership event or a change of principal; None: read them with the log.
+        self._allowed: set[int] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
         self.sent = since
         self.acked = since
         self.translate = translate
@@ -71,6 +97,9 @@ class Connection:
         user_id = self.principal.user_id
         wake = self.bus.subscribe(user_id)
         ephemeral = self.bus.listen(user_id)
+        self._loop, self._wake = asyncio.get_running_loop(), wake
+        if self.fanout is not None:
+            self.fanout.attach(self)
         tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer(wake)),
                  asyncio.create_task(self._ephemeral(ephemeral))]
         try:
@@ -81,6 +110,8 @@ class Connection:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                     await t
+            if self.fanout is not None:
+                self.fanout.detach(self)
             self.bus.unsubscribe(user_id, wake)
             self.bus.unlisten(user_id, ephemeral)
 
@@ -93,7 +124,7 @@ class Connection:
         while self.state is State.OPEN:
             if woken:
                 wake.clear()
-                if not await self._deliver():
+                if not await (self._deliver_offered() if self._inbox else self._deliver()):
                     await self.ws.close(code=4401)
                     return
             try:
@@ -106,6 +137,47 @@ class Connection:
                     await self.ws.close(code=4408)  # the other end is gone
                     return
                 await self._send({"type": "ping"})
+
+    # -- events handed over by the fan-out ----------------------------------------------------
+
+    def offer(self, principal: Principal | None, batch: list[Pushed]) -> None:
+        """Thread-safe (the writer thread calls it after commit)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._take_offer, principal, batch)
+
+    def _take_offer(self, principal: Principal | None, batch: list[Pushed]) -> None:
+        self._inbox.extend(batch)
+        self._offered = principal
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _deliver_offered(self) -> bool:
+        """Send the handed-over events that follow the last one sent, each checked against the cached
+        conversations; a gap (an event another writer committed), no cache or a membership change
+        sends the rest through the log instead. False when the principal stopped being valid."""
+        batch, self._inbox = sorted(self._inbox, key=lambda e: e[0]), []
+        principal = self._offered
+        if principal is None:
+            return False
+        if principal != self.principal:
+            self._allowed = None  # roles or enterprise changed: ask the policy again
+        self.principal = principal
+        for seq, type_, payload, encoded in batch:
+            if seq <= self.sent:
+                continue  # already sent from the log
+            if seq != self.sent + 1 or self._allowed is None or type_ in MEMBERSHIP_EVENTS:
+                return await self._deliver()
+            if events.deliverable(type_, payload, self._allowed):
+                await self._send_text(f'{{"type":"event","seq":{seq},"event":{json.dumps(type_)},'
+                                      f'"payload":{encoded}}}')
+                self._expect_ack(seq, type_, payload)
+            self.sent = seq
+        return True
+
+    async def _send_text(self, text: str) -> None:
+        async with self._send_lock:
+            await self.ws.send_text(text)
 
     def _pending(self) -> tuple[Principal | None, list[Any], set[int]]:
         principal = self.recheck()
@@ -121,11 +193,14 @@ class Connection:
             if principal is None:
                 return False
             self.principal = principal
+            self._allowed = allowed
             for e in events:
                 if q.deliverable(e, allowed):
                     await self._send({"type": "event", "seq": e.seq, "event": e.type, "payload": e.payload})
-                    self._expect_ack(e)
+                    self._expect_ack(e.seq, e.type, e.payload)
                 self.sent = e.seq
+                if e.type in MEMBERSHIP_EVENTS:
+                    self._allowed = None  # read with the log again before the next handed-over event
             if len(events) < 500:
                 return True
 
@@ -152,8 +227,12 @@ class Connection:
             except ValueError:
                 await self._send({"type": "error", "message": self.translate("Malformed frame.")})
                 continue
+            # Only registered frames, each with its policy decision (messaging.events), are handled.
+            if not isinstance(frame.get("type"), str) or frame["type"] not in events.CLIENT_FRAMES:
+                await self._send({"type": "error", "message": self.translate("Unknown frame type.")})
+                continue
             # Only what writes counts against the budget; acks, pings and pongs are free.
-            if frame.get("type") in WRITES and not self._allowed_now():
+            if frame["type"] in WRITES and not self._allowed_now():
                 await self._send({"type": "error", "client_id": frame.get("client_id"),
                                   "message": self.translate("Too many messages; slow down.")})
                 continue
@@ -172,10 +251,18 @@ class Connection:
                 await self._typing_notice(int(frame["conversation_id"]))
             elif kind in ("send", "quote"):
                 store = self._store if kind == "send" else self._store_quote
-                message_id = await run_in_threadpool(store, frame)
+                if self.writer is not None:  # committed with the other sends waiting (group commit)
+                    message_id = await self.writer.run(lambda s: store(frame, s))
+                else:
+                    message_id = await run_in_threadpool(store, frame)
                 await self._send({"type": "sent", "client_id": frame.get("client_id"), "message_id": message_id})
             elif kind == "read":
-                await run_in_threadpool(self._mark_read, int(frame["conversation_id"]), int(frame["up_to"]))
+                conversation_id, up_to = int(frame["conversation_id"]), int(frame["up_to"])
+                if self.writer is not None:
+                    await self.writer.run(
+                        lambda s: messaging.mark_read(s, self.principal, conversation_id, up_to))
+                else:
+                    await run_in_threadpool(self._mark_read, conversation_id, up_to)
             else:
                 await self._send({"type": "error", "message": self.translate("Unknown frame type.")})
         except EntrepotError as exc:
@@ -185,23 +272,27 @@ class Connection:
             await self._send({"type": "error", "client_id": frame.get("client_id"),
                               "message": self.translate("Malformed frame.")})
 
-    def _store(self, frame: dict[str, Any]) -> int:
-        with self.db.write() as s:
-            msg, _created = messaging.send_message(
-                s, self.principal, int(frame["conversation_id"]), str(frame.get("client_id", "")),
-                str(frame.get("body", "")), reply_to_id=_optional_id(frame.get("reply_to_id")))
-            return msg.id
+    def _store(self, frame: dict[str, Any], s: Session | None = None) -> int:
+        if s is None:
+            with self.db.write() as s:
+                return self._store(frame, s)
+        msg, _created = messaging.send_message(
+            s, self.principal, int(frame["conversation_id"]), str(frame.get("client_id", "")),
+            str(frame.get("body", "")), reply_to_id=_optional_id(frame.get("reply_to_id")))
+        return msg.id
 
-    def _store_quote(self, frame: dict[str, Any]) -> int:
+    def _store_quote(self, frame: dict[str, Any], s: Session | None = None) -> int:
+        if s is None:
+            with self.db.write() as s:
+                return self._store_quote(frame, s)
         q = frame["quote"]
         quote = quotes.QuoteIn(product=str(q["product"]), quantity=float(q["quantity"]), unit=str(q["unit"]),
                                price=float(q["price"]), currency=str(q["currency"]), incoterm=str(q["incoterm"]),
                                place=str(q["place"]), hs_code=q.get("hs_code") or None,
                                valid_until=q.get("valid_until") or None)
-        with self.db.write() as s:
-            msg, _created = quotes.send_quote(s, self.principal, int(frame["conversation_id"]),
-                                              str(frame.get("client_id", "")), quote, self.currencies)
-            return msg.id
+        msg, _created = quotes.send_quote(s, self.principal, int(frame["conversation_id"]),
+                                          str(frame.get("client_id", "")), quote, self.currencies)
+        return msg.id
 
     def _mark_read(self, conversation_id: int, up_to: int) -> None:
         with self.db.write() as s:
@@ -209,10 +300,10 @@ class Connection:
 
     # -- delivery receipts ------------------------------------------------------------------
 
-    def _expect_ack(self, event: Any) -> None:
-        p = event.payload or {}
-        if event.type == "message" and p.get("sender_id") != self.principal.user_id and p.get("id"):
-            self._unacked[event.seq] = (int(p["conversation_id"]), int(p["id"]))
+    def _expect_ack(self, seq: int, type_: str, payload: dict[str, Any] | None) -> None:
+        p = payload or {}
+        if type_ == "message" and p.get("sender_id") != self.principal.user_id and p.get("id"):
+            self._unacked[seq] = (int(p["conversation_id"]), int(p["id"]))
             if len(self._unacked) > MAX_UNACKED:  # a page that never acks must not grow this forever
                 self._unacked.pop(next(iter(self._unacked)))
 

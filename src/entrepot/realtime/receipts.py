@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from entrepot.actions import accounts, members
 from entrepot.core.types import UserStatus
 from entrepot.db import Database
 from entrepot.db.tables import User
 
+if TYPE_CHECKING:
+    from entrepot.realtime.writer import GroupWriter
+
 log = logging.getLogger(__name__)
 FLUSH_S = 0.2
 
 
 class ReceiptWriter:
-    def __init__(self, db: Database, flush_s: float = FLUSH_S) -> None:
+    def __init__(self, db: Database, flush_s: float = FLUSH_S, writer: GroupWriter | None = None) -> None:
         self.db, self.flush_s = db, flush_s
+        #: With the messenger's group writer, receipts commit with the sends and their events are
+        #: handed to the connections like a message's.
+        self.writer = writer
         self._pending: dict[int, dict[int, int]] = {}  # user id -> conversation id -> message id
         self._lock = threading.Lock()
         self._scheduled = False
@@ -50,10 +58,17 @@ class ReceiptWriter:
         if not batch:
             return
         try:
-            with self.db.write() as s:
-                # Each account as it is now: a suspended or revoked user's page delivers nothing more.
-                for user in s.execute(select(User).where(User.id.in_(list(batch)))).unique().scalars():
-                    if user.status == UserStatus.ACTIVE:
-                        members.mark_delivered(s, accounts.principal_of(user), batch[user.id])
+            if self.writer is not None:
+                self.writer.submit(lambda s: _write(s, batch)).result()
+            else:
+                with self.db.write() as s:
+                    _write(s, batch)
         except Exception as exc:  # noqa: BLE001 - a receipt lost to a database hiccup must not stop the others
             log.warning("delivery receipts not written (%s)", type(exc).__name__)
+
+
+def _write(s: Session, batch: dict[int, dict[int, int]]) -> None:
+    # Each account as it is now: a suspended or revoked user's page delivers nothing more.
+    for user in s.execute(select(User).where(User.id.in_(list(batch)))).unique().scalars():
+        if user.status == UserStatus.ACTIVE:
+            members.mark_delivered(s, accounts.principal_of(user), batch[user.id])

@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-
-from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
-
 from urllib.parse import urlencode
 
+from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response
 
-from entrepot import policy
+from entrepot import media, policy
+from entrepot.accounts import tokens
 from entrepot.actions import auth, members, messaging
-from entrepot import media
 from entrepot.blobs import BlobStore
 from entrepot.blobs.store import human_size
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
-from entrepot.parsers import safe_filename
 from entrepot.core.reference import load_reference
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation
+from entrepot.parsers import safe_filename
 from entrepot.queries import accounts as account_queries
 from entrepot.queries import messaging as q
 from entrepot.realtime.connection import Connection
+from entrepot.realtime.fanout import Fanout
 from entrepot.realtime.receipts import ReceiptWriter
+from entrepot.realtime.writer import GroupWriter
 from entrepot.search import messages as message_search
 from entrepot.web.context import SESSION_COOKIE, choose_language
 from entrepot.web.render import page, redirect
@@ -115,8 +114,9 @@ class MessageOut(BaseModel):
 def list_conversations(ctx: Messaging) -> list[dict[str, Any]]:
     assert ctx.principal is not None
     with ctx.db.read() as s:
+        rows = q.conversations(s, ctx.principal)
         return [{"id": r.conversation.id, "kind": r.conversation.kind, "title": r.title, "unread": r.unread,
-                 "last_activity_at": r.conversation.last_activity_at.isoformat()} for r in q.conversations(s, ctx.principal)]
+                 "last_activity_at": r.conversation.last_activity_at.isoformat()} for r in rows]
 
 
 @api.post("/conversations", status_code=201)
@@ -227,10 +227,14 @@ def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any
         return messaging.message_payload(msg, reply=messaging.reply_of(s, msg))
 
 
-def _ws_principal(ws: WebSocket) -> Principal | None:
+def _ws_principal(ws: WebSocket, session: Any = None) -> Principal | None:
+    """The socket's principal as of now; `session` (the fan-out's) may already hold the rows."""
     settings, db = ws.app.state.settings, ws.app.state.db
-    with db.read() as s:
-        resolved = auth.resolve_session(s, settings, ws.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        resolved = auth.resolve_session(session, settings, ws.cookies.get(SESSION_COOKIE))
+    else:
+        with db.read() as s:
+            resolved = auth.resolve_session(s, settings, ws.cookies.get(SESSION_COOKIE))
     if resolved is None or not policy.allows(resolved.principal, policy.Action.MESSAGING):
         return None
     return resolved.principal
@@ -250,8 +254,11 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
         return
     await ws.accept()
     t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
-    conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws), since,
-                      t.gettext, _receipts(ws.app))
+    writer, fanout = _group_writer(ws.app)
+    cookie = ws.cookies.get(SESSION_COOKIE)
+    conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda s=None: _ws_principal(ws, s),
+                      since, t.gettext, _receipts(ws.app), writer=writer, fanout=fanout,
+                      session_id=tokens.digest(cookie) if cookie else None)
     conn.currencies = load_reference(ws.app.state.settings.reference_dir).currencies or None
     await conn.run()
 
@@ -260,8 +267,17 @@ def _receipts(app: Any) -> ReceiptWriter:
     """One receipt writer per app, made with its first connection."""
     writer = getattr(app.state, "receipts", None)
     if writer is None:
-        writer = app.state.receipts = ReceiptWriter(app.state.db)
+        writer = app.state.receipts = ReceiptWriter(app.state.db, writer=_group_writer(app)[0])
     return writer
+
+
+def _group_writer(app: Any) -> tuple[GroupWriter, Fanout]:
+    """One group-commit writer and its fan-out per app, made with its first connection."""
+    found = getattr(app.state, "group_writer", None)
+    if found is None:
+        fanout = Fanout(app.state.db, app.state.bus)
+        found = app.state.group_writer = (GroupWriter(app.state.db, fanout.deliver), fanout)
+    return found
 
 
 websocket.policy_action = policy.Action.MESSAGING  # type: ignore[attr-defined] # read by the route matrix test

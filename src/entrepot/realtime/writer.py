@@ -1,0 +1,129 @@
+"""Group commit for the messenger's writes: one writer thread per process takes every send waiting
+when it is free and commits them in ONE transaction, each in a savepoint of its own.
+
+Why: a send is a handful of statements, but a transaction (BEGIN IMMEDIATE, commit, session set-up)
+and the threadpool hop cost as much again, and SQLite has one writer anyway, so concurrent sends only
+queued on its lock. Nothing waits on a timer: under light load a batch is one send; under heavy load
+the sends that arrive while a batch commits form the next one.
+
+Guarantees kept: a send's future resolves only after its transaction committed (so the page's "sent"
+comes after commit, and kill -9 loses nothing acknowledged); a send that fails (refused, blocked by
+screening) rolls back its savepoint alone, with the events it emitted and their wake-ups; a failed
+commit fails the whole batch. After commit the batch's events go to `on_commit` (the fan-out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from entrepot.db import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_BATCH = 64  # bounds how long a batch holds the write lock and the GIL
+IDLE_EXIT_S = 30.0  # the thread ends when idle and starts again with the next send
+Emitted = list[tuple[str, dict[str, Any], dict[int, int]]]  # (event type, payload, {user id: seq})
+Work = tuple[Callable[[Session], Any], Future[Any]]
+
+
+class GroupWriter:
+    def __init__(self, db: Database, on_commit: Callable[[Emitted], None] | None = None,
+                 max_batch: int = MAX_BATCH) -> None:
+        self.db, self.on_commit, self.max_batch = db, on_commit, max_batch
+        self._queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        #: Sizes of the last batches, for tests and the bench (bounded).
+        self.batch_sizes: list[int] = []
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        """Thread-safe. `work(session)` runs in the writer's transaction; the future holds its result
+        once that transaction committed, or its exception."""
+        future: Future[T] = Future()
+        self._queue.put((work, future))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="messenger-writer", daemon=True)
+                self._thread.start()
+        return future
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        return await asyncio.wrap_future(self.submit(work))
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_EXIT_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():  # a send queued meanwhile finds this thread still alive
+                        self._thread = None
+                        return
+                continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Work]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        emitted: Emitted = []
+        try:
+            with self.db.write() as s:
+                s.info["push"] = True  # the fan-out delivers these events; no per-send wake-ups
+                for work, future in batch:
+                    outcomes.append((future, *self._one(s, work)))
+                emitted = s.info.pop("emitted", [])
+        except BaseException as exc:  # noqa: BLE001 - the commit failed: no send of the batch happened
+            log.warning("messenger: a batch of %d sends failed to commit (%s)", len(batch),
+                        type(exc).__name__)
+            for _work, future in batch:
+                _settle(future, None, exc)
+            return
+        self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+        if self.on_commit is not None and emitted:
+            try:
+                self.on_commit(emitted)
+            except Exception:  # noqa: BLE001 - delivery falls back to the event logs
+                log.exception("messenger: fan-out failed; connections will read their event logs")
+        for future, result, error in outcomes:
+            _settle(future, result, error)
+
+    @staticmethod
+    def _one(s: Session, work: Callable[[Session], Any]) -> tuple[Any, BaseException | None]:
+        """One send in a savepoint; on failure its rows, events and after-commit callbacks go."""
+        marks = {key: len(s.info.get(key, [])) for key in ("emitted", "after_commit")}
+        savepoint = s.begin_nested()
+        try:
+            result = work(s)
+            savepoint.commit()
+            return result, None
+        except Exception as exc:  # noqa: BLE001 - handed to the sender's future
+            if savepoint.is_active:
+                savepoint.rollback()
+            for key, n in marks.items():
+                if key in s.info:
+                    del s.info[key][n:]
+            return None, exc
+
+
+def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:
+    """A sender that went away cancelled its future; what it sent is committed all the same (a
+    retry under the same client id finds it)."""
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
