@@ -1,6 +1,8 @@
 """Every route of the running app, for every role and account state, answers what the policy says.
 
-Routes are enumerated from the app itself, so a route added without a Guard fails here.
+Routes are enumerated from the app itself, so a route added without a Guard fails here. WebSocket frames
+and events: tests/test_authorization_events.py; feeds, exports and what every page shows for each
+clearance: tests/test_authorization_data.py.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ def test_every_route_has_a_guard(app: Any) -> None:
             if guard_of(route) is None:
                 unguarded.append(f"{sorted(route.methods)} {path}")
         elif isinstance(route, APIWebSocketRoute):
-            # A WebSocket has no Guard dependency; it must name its policy action (checked in
-            # tests/messaging for every kind of caller).
+            # A WebSocket has no Guard dependency; it must name its policy action. Its frames and
+            # events are checked for every kind of caller in tests/test_authorization_events.py.
             if not isinstance(getattr(route.endpoint, "policy_action", None), policy.Action):
                 unguarded.append(f"WS {path}")
         else:

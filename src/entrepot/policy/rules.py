@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, String, cast, false, or_, select, true
 
 from entrepot.core.types import AUTHORITY_ROLE, Authority, Level, Principal, RequestStatus, Role, UserStatus
+from entrepot.db.library import Document
 from entrepot.db.tables import ApprovalRequest, AuditRecord, User
 
 
@@ -140,6 +141,10 @@ def may_message(principal: Principal, other: User) -> Decision:
 
 
 def audit_clause(principal: Principal) -> ColumnElement[bool]:
-    if principal.active and principal.roles & {Role.ADMIN, Role.AUDITOR}:
-        return true()
-    return false()
+    """Every record, except those about documents above the viewer's clearance: their details name the
+    document (its file name), and the clearance bounds what anyone sees, auditors included."""
+    if not (principal.active and principal.roles & {Role.ADMIN, Role.AUDITOR}):
+        return false()
+    above = select(cast(Document.id, String)).where(Document.level > int(principal.clearance))
+    return or_(AuditRecord.target_type.is_(None), AuditRecord.target_type != "document",
+               AuditRecord.target_id.not_in(above))

@@ -12,6 +12,7 @@ from entrepot import policy
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation, Member, Message, UserEvent
 from entrepot.db.tables import User
+from entrepot.messaging import events
 from entrepot.messaging.previews import reply_preview
 
 
@@ -36,9 +37,7 @@ def my_conversation_ids(session: Session, principal: Principal) -> set[int]:
 def deliverable(event: UserEvent, conversation_ids: set[int]) -> bool:
     """Delivery asks the policy again: an event about a conversation the user may no longer use is
     not sent (a member moved to another enterprise or removed stops receiving at once)."""
-    payload: dict[str, Any] = event.payload or {}
-    conv = payload.get("conversation_id", payload.get("id") if event.type == "conversation" else None)
-    return conv is None or conv in conversation_ids
+    return events.deliverable(event.type, event.payload, conversation_ids)
 
 
 @dataclass
