@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Static checks, run by scripts/test.sh before the tests (so CI runs them too); exits 1 on any finding.
+#   ruff           lint of src/, tests/, bench/, scripts/ (rules in pyproject.toml)
+#   mypy           types of src/
 #   bandit         security lint of src/ (scripts/bandit.yaml says which rules are skipped and why)
 #   import-linter  the layer contracts in .importlinter
 #   pip-audit      known vulnerabilities in the installed dependencies (needs the vulnerability service;
@@ -9,6 +11,16 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 failed=0
 not_run=()
+
+echo "==> ruff"
+if ! "$BIN/ruff" check src tests bench scripts; then
+  failed=1
+fi
+
+echo "==> mypy"
+if ! "$BIN/mypy" src; then
+  failed=1
+fi
 
 echo "==> bandit"
 if ! "$BIN/bandit" -q -r src -c scripts/bandit.yaml; then

@@ -24,7 +24,7 @@ if [ "${CI:-}" = "true" ] && [ ${#skipped[@]} -gt 0 ]; then
 fi
 
 failed=0
-echo "==> Static checks (bandit, import-linter, pip-audit)"
+echo "==> Static checks (ruff, mypy, bandit, import-linter, pip-audit)"
 bash scripts/check.sh || failed=1
 echo "==> Tests on SQLite"
 ENTREPOT_TEST_DB=sqlite .venv/bin/python -m pytest "$@" || failed=1

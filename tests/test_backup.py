@@ -48,7 +48,7 @@ def filled(app: Any, db: Database, settings: Settings, users: Users, enterprises
                level="RESTRICTED")
     assert lib.process() >= 2
     alice = lib.client("alice", Role.TRADER, clearance=Level.OPEN)
-    bob = lib.client("bob", Role.TRADER)
+    lib.client("bob", Role.TRADER)  # the counterpart must exist
     with db.read() as s:
         bob_id = s.execute(text("SELECT id FROM users WHERE username = 'bob'")).scalar_one()
     conv = alice.post("/api/v1/conversations", json={"user_ids": [bob_id], "title": None},

@@ -30,7 +30,8 @@ def walk(paths: list[Path]) -> Iterator[Path]:
             yield root
             continue
         for p in sorted(root.rglob("*")):
-            if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.relative_to(root).parts):
+            hidden = any(part.startswith(".") for part in p.relative_to(root).parts)
+            if p.is_file() and not p.is_symlink() and not hidden:
                 yield p
 
 

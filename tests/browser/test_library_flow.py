@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -63,7 +62,7 @@ def test_librarian_ingests_and_trader_reads(browser: Any, server: str, worker: N
     files = {f"scan-{lang}.png": _scan(face, text) for lang, (face, text) in SCANS.items()}
     files.update({
         "report.docx": samples.make_docx(["Steel export report for March.", "HS 7208.51"]),
-        "notes.txt": "Zinc market notes. 2025-03-14".encode(),
+        "notes.txt": b"Zinc market notes. 2025-03-14",
         "bomb.docx": _zip_bomb(),
         "broken.pdf": b"%PDF-1.7\n1 0 obj <<",
         "../../evil<script>.txt": b"harmless text",

@@ -4,7 +4,6 @@ was acknowledged; a trader of another enterprise can neither find nor message th
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess

@@ -23,7 +23,7 @@ DOCS = [
 def test_search_in_every_language_and_open_a_hit(browser: Any, server: str, lib: Library, db: Database,
                                                  users: Users) -> None:
     ids = {name: lib.upload(name, text.encode())["document_id"] for name, text, _ in DOCS}
-    lib.upload("secret.txt", "Secret cobalt reserve price for the zinc exporter".encode(), level="SECRET")
+    lib.upload("secret.txt", b"Secret cobalt reserve price for the zinc exporter", level="SECRET")
     Worker(db, lib.settings).run_until_idle()
     trader = users.make("finder", enterprise="hanbit", clearance=Level.CONFIDENTIAL)
 

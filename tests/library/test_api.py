@@ -17,7 +17,7 @@ def _token(client: TestClient) -> dict[str, str]:
 def test_upload_describe_publish_and_read_through_the_api(lib: Library) -> None:
     api = TestClient(lib.app, client=("127.0.0.1", 5000))
     staff = _token(lib.librarian)
-    r = api.post("/api/v1/documents", files={"file": ("rates.txt", "Freight rates Nampo-Dalian: USD 38 per tonne".encode())},
+    r = api.post("/api/v1/documents", files={"file": ("rates.txt", b"Freight rates Nampo-Dalian: USD 38 per tonne")},
                  data={"category": "price_reports", "level": "RESTRICTED"}, headers=staff)
     assert r.status_code == 201 and r.json()["created"] is True
     doc = r.json()["document_id"]

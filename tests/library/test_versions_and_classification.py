@@ -13,7 +13,7 @@ from tests.library.conftest import Library
 
 
 def test_versions_and_diff(lib: Library) -> None:
-    doc = lib.upload("tariff.txt", "Tariff on zinc: 5%\nValid from 2025-01-01\n".encode())["document_id"]
+    doc = lib.upload("tariff.txt", b"Tariff on zinc: 5%\nValid from 2025-01-01\n")["document_id"]
     lib.process()
     c = lib.librarian
     r = c.post(f"/library/upload/{doc}/version", files={"file": ("tariff-v2.txt", b"Tariff on zinc: 3%\nValid from 2025-07-01\n")},

@@ -15,8 +15,8 @@ from entrepot.accounts import passwords, tokens, totp
 from entrepot.actions import validate
 from entrepot.actions.accounts import principal_of
 from entrepot.core.config import Settings
-from entrepot.core.messages import N_
 from entrepot.core.errors import Forbidden, InvalidInput, NotAuthenticated, RateLimited
+from entrepot.core.messages import N_
 from entrepot.core.types import Principal, UserStatus
 from entrepot.db.tables import ApiToken, LoginAttempt, RecoveryCode, User, WebSession
 

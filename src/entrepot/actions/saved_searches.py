@@ -87,7 +87,8 @@ def new_feed_token(session: Session, actor: Principal, *, ip: str | None = None)
 def feed_principal(session: Session, secret: str) -> Principal | None:
     if not secret.startswith("feed_") or len(secret) > 100:
         return None
-    user = session.execute(select(User).where(User.feed_token_hash == tokens.digest(secret))).unique().scalar_one_or_none()
+    found = session.execute(select(User).where(User.feed_token_hash == tokens.digest(secret)))
+    user = found.unique().scalar_one_or_none()
     if user is None or user.status != UserStatus.ACTIVE:
         return None
     return principal_of(user)

@@ -4,7 +4,7 @@ calls in `actions`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -187,6 +187,10 @@ class ChainedRecord:
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    if TYPE_CHECKING:
+        # The mapped subclasses take their columns as keywords; the mixin itself has no constructor.
+        def __init__(self, **columns: Any) -> None: ...
 
 
 class AuditRecord(ChainedRecord, Base):

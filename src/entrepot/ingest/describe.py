@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from entrepot.core.reference import Reference
@@ -15,8 +15,10 @@ _DATE_PATTERNS = [
     re.compile(r"(?<!\d)(20\d{2}|19\d{2})[-./](\d{1,2})[-./](\d{1,2})(?!\d)"),
     re.compile(r"(20\d{2}|19\d{2})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]"),
 ]
-_HS = re.compile(r"(?:HS|H\.S\.|HSK|hs\s*code|税则号|稅則號|품목번호|세번)[\s:：#.-]*(\d{4})[.\s]?(\d{2})(?:[.\s]?\d{2,4})?",
-                 re.IGNORECASE)
+_HS = re.compile(
+    r"(?:HS|H\.S\.|HSK|hs\s*code|税则号|稅則號|품목번호|세번)[\s:：#.-]*(\d{4})[.\s]?(\d{2})(?:[.\s]?\d{2,4})?",
+    re.IGNORECASE,
+)
 _CURRENCY_SIGNS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "₩": "KRW", "¥": "CNY", "￥": "CNY"}
 _CURRENCY_WORDS = {"달러": "USD", "美元": "USD", "원": "KRW", "韩元": "KRW", "元": "CNY", "人民币": "CNY",
                    "위안": "CNY", "円": "JPY", "엔": "JPY", "日元": "JPY", "欧元": "EUR", "유로": "EUR"}

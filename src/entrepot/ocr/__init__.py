@@ -9,8 +9,6 @@ Needs Debian's tesseract-ocr with tesseract-ocr-{kor,chi-sim,chi-tra,jpn,eng} (l
 is loaded with ctypes) and, for PDFs, OCRmyPDF with ghostscript.
 """
 
-from entrepot.ocr.metrics import cer
-from entrepot.ocr.tesseract import TesseractEngine
 from entrepot.ocr.base import (
     LANGUAGES,
     Detection,
@@ -20,6 +18,8 @@ from entrepot.ocr.base import (
     OcrPage,
     OcrTimeout,
 )
+from entrepot.ocr.metrics import cer
+from entrepot.ocr.tesseract import TesseractEngine
 
 __all__ = [
     "LANGUAGES",

@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from entrepot.ocr.scripts import count_scripts, normalize_text, variant_counts, variant_votes
 from entrepot.ocr.base import (
     LANGUAGES,
     Detection,
@@ -53,6 +52,7 @@ from entrepot.ocr.base import (
     OcrPage,
     OcrTimeout,
 )
+from entrepot.ocr.scripts import count_scripts, normalize_text, variant_counts, variant_votes
 
 # Detection reads small strips of the page (two pieces of text lines, about 32 characters) and
 # stops as soon as the evidence is clear, so that it costs a few percent of the page's OCR.
@@ -639,7 +639,8 @@ class TesseractEngine:
             return OcrPage("", None, 0.0, 0, 0.0, needs_review=True, detection=det)
         best = self._recognize(gray, LANGUAGES["en"], 3, dpi, deadline)
         text = normalize_text(best.text, "en")
-        return OcrPage(text=text, language="en" if text else None, confidence=round(best.confidence, 2) if text else 0.0,
+        confidence = round(best.confidence, 2) if text else 0.0
+        return OcrPage(text=text, language="en" if text else None, confidence=confidence,
                        psm=best.psm, seconds=0.0, needs_review=True, model=LANGUAGES["en"],
                        words=best.words, detection=det)
 

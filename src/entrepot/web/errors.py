@@ -12,12 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from entrepot.core.errors import EntrepotError, NotAuthenticated, RateLimited
+from entrepot.core.messages import N_
 from entrepot.web.context import Ctx, choose_language
 from entrepot.web.render import redirect, render_html
 
 log = logging.getLogger(__name__)
-
-from entrepot.core.messages import N_
 
 HTTP_MESSAGES = {
     400: N_("The request was not understood."),

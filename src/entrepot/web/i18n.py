@@ -58,7 +58,7 @@ def load_catalogs(locale_dir: Path = LOCALE_DIR) -> dict[str, Translations]:
     return catalogs
 
 
-_current: ContextVar[Translations] = ContextVar("translations", default=Translations("en"))
+_current: ContextVar[Translations] = ContextVar("translations", default=Translations("en"))  # noqa: B039 - never mutated
 
 
 def current() -> Translations:

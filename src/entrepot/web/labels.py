@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from entrepot.core.messages import N_
-
 
 ROLES = {
     "trader": N_("Trader"),

@@ -1,7 +1,7 @@
 """accounts, approvals, sessions, audit trail, jobs
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:20:16.625496
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import entrepot.db.tables
-
 
 revision = '0001'
 down_revision = None
