@@ -4,13 +4,8 @@ Not run by hand. `bench/messaging.py` starts it as
 
     python bench/_messaging_client.py PLAN.json RESULT.json
 
-PLAN holds this process's users (id, session token, `since`, conversations) and the load settings.
-Protocol on stdin/stdout (one line each):
-    child  -> parent: "READY <connected> <failed> <connect_seconds>"
-    parent -> child:  "GO <t0_unix_ns>"           (start sending at t0, for `seconds`)
-    child  -> parent: "PROG <sent> <acked> <refused> <recv_other> <recv_self> <expected>" every ~0.5 s
-    parent -> child:  "STOP"                       (drain over: close and write RESULT)
-    child  -> parent: "DONE"
+PLAN holds this process's users (id, session token, `since`, conversations) and the load settings;
+the stdin/stdout protocol, the load and RESULT are bench/_client_common.py's.
 
 Each message body embeds its send time (time.time_ns(); one machine, one clock), so every
 recipient measures send-to-deliver latency itself. The client mimics the chat page: it connects
@@ -25,26 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-import sys
 import time
 from typing import Any
 
+from _client_common import BucketClient, LoadProc, main
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-BURST, RATE = 20.0, 9.5  # a little under the server's 20 / 10 per second
 
-
-class Client:
+class Client(BucketClient):
     def __init__(self, proc: Proc, user: dict[str, Any]) -> None:
+        super().__init__(user)
         self.proc = proc
-        self.user_id: int = user["id"]
         self.token: str = user["token"]
         self.since: int = user["since"]
-        self.convs: list[int] = user["convs"]
         self.ws: ClientConnection | None = None
-        self.tokens, self.refilled = BURST, time.monotonic()
         self.seen: set[int] = set()  # message ids received (duplicate check)
         self.ack_pending = 0  # highest seq not yet acknowledged
         self.last_seq = self.since
@@ -52,15 +42,6 @@ class Client:
         self.reconnecting = False
         self.reader: asyncio.Task[None] | None = None
         self.pending: dict[str, dict[str, Any]] = {}  # the page's outbox: sends not yet answered
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.refilled) * RATE)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
     async def connect(self, url: str, headers_origin: str | None, compression: str | None) -> None:
         headers = {"Cookie": f"entrepot_session={self.token}"}
@@ -165,33 +146,11 @@ class Client:
             pass
 
 
-class Proc:
+class Proc(LoadProc):
     def __init__(self, plan: dict[str, Any]) -> None:
-        self.plan = plan
-        self.index: int = plan["index"]
+        super().__init__(plan)
         self.clients = [Client(self, u) for u in plan["users"]]
-        self.conv_size: dict[int, int] = {int(k): v for k, v in plan["conv_size"].items()}
-        self.rng = random.Random(plan["seed"])
-        # client_id -> [client_id, conv_id, sender_id, t_send_ns, status, message_id, ack_ms]
-        self.sends: dict[str, list[Any]] = {}
-        self.deliveries: list[list[Any]] = []
-        self.echo_ms: list[float] = []
-        self.duplicates: list[list[int]] = []
-        self.error_frames: list[str] = []
-        self.disconnects: list[str] = []
-        self.connect_failures: list[str] = []
-        self.send_failures = 0
         self.reconnects = 0
-        self.recv_other = self.recv_self = self.other_events = self.acked = self.refused = 0
-        self.expected = 0
-        self.skipped_no_tokens = 0
-        self.stopping = False
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Any) -> None:
-        t = asyncio.create_task(coro)
-        self.tasks.add(t)
-        t.add_done_callback(self.tasks.discard)
 
     async def connect_all(self) -> tuple[int, int, float]:
         sem = asyncio.Semaphore(self.plan["connect_concurrency"])
@@ -215,23 +174,10 @@ class Proc:
         connected = sum(1 for c in self.clients if c.ws is not None)
         return connected, len(self.clients) - connected, time.monotonic() - t
 
-    def send_one(self, seq: int) -> None:
-        live = self.clients
-        if not live:
-            return
-        for _ in range(50):
-            c = self.rng.choice(live)
-            if c.ws is not None and not c.closed_early and c.convs and c.take():
-                break
-        else:
-            self.skipped_no_tokens += 1
-            return
-        conv = self.rng.choice(c.convs)
-        cid = f"b{self.index}-{seq}"
-        t = time.time_ns()
-        body = f"bench {cid} from {c.user_id} t={t}"
-        self.sends[cid] = [cid, conv, c.user_id, t, "pending", None, None]
-        self.expected += self.conv_size[conv] - 1
+    def can_send(self, c: Client) -> bool:
+        return c.ws is not None and not c.closed_early
+
+    def dispatch(self, c: Client, conv: int, cid: str, body: str) -> None:
         frame = {"type": "send", "client_id": cid, "conversation_id": conv, "body": body}
         c.pending[cid] = frame
         self.spawn(self._send(c, frame, cid))
@@ -244,21 +190,7 @@ class Proc:
             self.send_failures += 1  # stays in the outbox: resent after the reconnect
 
     async def load(self, t0_ns: int) -> None:
-        rate = self.plan["rate"]
-        seconds = self.plan["seconds"]
-        t0 = t0_ns / 1e9
-        while time.time() < t0:
-            await asyncio.sleep(min(0.01, t0 - time.time()))
-        n = 0
-        while True:
-            now = time.time()
-            if now >= t0 + seconds:
-                break
-            due = int((now - t0) * rate)
-            while n < due:
-                n += 1
-                self.send_one(n)
-            await asyncio.sleep(0.002)
+        await super().load(t0_ns)
         # flush coalesced acks from time to time during the drain too
         self.spawn(self.ack_loop())
 
@@ -268,9 +200,6 @@ class Proc:
                 if c.ack_pending:
                     c.try_ack()
             await asyncio.sleep(0.5)
-
-    def progress(self) -> str:
-        return f"PROG {len(self.sends)} {self.acked} {self.refused} {self.recv_other} {self.recv_self} {self.expected}"
 
     async def close_all(self) -> None:
         self.stopping = True
@@ -292,66 +221,9 @@ class Proc:
 
         await asyncio.gather(*(bounded(c) for c in self.clients))
 
-
-async def amain(plan_path: str, result_path: str) -> None:
-    with open(plan_path, encoding="utf-8") as f:
-        plan = json.load(f)
-    proc = Proc(plan)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
-    def say(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    connected, failed, secs = await proc.connect_all()
-    say(f"READY {connected} {failed} {secs:.2f}")
-    line = (await reader.readline()).decode().split()
-    if not line or line[0] != "GO":
-        return
-    t0 = int(line[1])
-    load = asyncio.create_task(proc.load(t0))
-
-    async def report() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            say(proc.progress())
-
-    reporter = asyncio.create_task(report())
-    while True:
-        line = (await reader.readline()).decode().strip()
-        if line == "STOP" or line == "":
-            break
-    reporter.cancel()
-    load.cancel()
-    say(proc.progress())
-    await proc.close_all()
-    result = {
-        "index": proc.index,
-        "sends": list(proc.sends.values()),
-        "deliveries": proc.deliveries,
-        "echo_ms": proc.echo_ms,
-        "duplicates": proc.duplicates,
-        "error_frames": proc.error_frames,
-        "disconnects": proc.disconnects,
-        "connect_failures": proc.connect_failures,
-        "send_failures": proc.send_failures,
-        "reconnects": proc.reconnects,
-        "skipped_no_tokens": proc.skipped_no_tokens,
-        "other_events": proc.other_events,
-        "connected": connected,
-    }
-    with open(result_path, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    say("DONE")
+    def extra_result(self) -> dict[str, Any]:
+        return {"reconnects": self.reconnects}
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(amain(sys.argv[1], sys.argv[2]))
+    main(Proc)

@@ -17,7 +17,7 @@ thousand users, so its database is saved under bench/work/synapse-setup/<layout 
 the next run of the same layout (same users, conversations and Synapse version). Then the clients
 (bench/_synapse_client.py, `--client-procs` processes, users split as for entrepot) do an initial
 /sync, long-poll /sync and send with PUT .../send/m.room.message/{txnId}. Lost, duplicated,
-latency and throughput are computed exactly as for entrepot (`analyse`).
+latency and throughput are computed by the same code as for entrepot (bench/_bench_common.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +42,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from messaging import Sampler, cpu_s, free_port, log, machine_cpu, pct, rss_mb
+import _bench_common as common
+from _bench_common import ClientProc, log, rss_mb
+from messaging import Sampler, cpu_s, free_port, machine_cpu
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work"  # git-ignored (.gitignore: bench/work/)
@@ -169,16 +170,7 @@ def start(python: Path, config: Path, data: Path, port: int, synchronous: str) -
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    common.stop_group(proc, signal.SIGTERM, 20)
 
 
 # ---------------------------------------------------------------- users and rooms (client-server API)
@@ -288,54 +280,6 @@ def save_setup(key: str, data: Path, setup: Setup) -> None:
     tmp.rename(SETUP_CACHE / key)
 
 
-# ---------------------------------------------------------------- client processes
-
-class ClientProc:
-    """One bench/_synapse_client.py process, spoken to over stdin/stdout (the entrepot clients' protocol)."""
-
-    def __init__(self, python: Path, index: int, plan_path: Path, result_path: Path) -> None:
-        self.index, self.result_path = index, result_path
-        cmd = [str(python), str(BENCH / "_synapse_client.py"), str(plan_path), str(result_path)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-                                     start_new_session=True)
-        self.ready: tuple[int, int, float] | None = None
-        self.prog = [0, 0, 0, 0, 0, 0]
-        self.prog_at = 0.0
-        self.done = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            parts = line.split()
-            if parts and parts[0] == "READY":
-                self.ready = (int(parts[1]), int(parts[2]), float(parts[3]))
-            elif parts and parts[0] == "PROG":
-                self.prog = [int(x) for x in parts[1:7]]
-                self.prog_at = time.time()
-            elif parts and parts[0] == "DONE":
-                self.done.set()
-            elif parts:
-                log(f"synapse client process {self.index}: {line.rstrip()}")
-        self.done.set()
-
-    def tell(self, line: str) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=10)
-
-
 # ---------------------------------------------------------------- one run
 
 def clients_cpu(workers: list[ClientProc]) -> float:
@@ -385,17 +329,12 @@ def run_synapse(args: argparse.Namespace, conversations: dict[int, list[int]]) -
                     "connect_concurrency": args.connect_concurrency}
             plan_path = data / f"plan-{i}.json"
             plan_path.write_text(json.dumps(plan), encoding="utf-8")
-            workers.append(ClientProc(python, i, plan_path, data / f"result-{i}.json"))
-        deadline = time.monotonic() + 120 + args.clients / 5
-        while any(w.ready is None for w in workers):
-            if time.monotonic() > deadline or any(w.proc.poll() is not None and not w.ready for w in workers):
-                raise RuntimeError("synapse client processes did not finish their initial sync in time")
-            if server.poll() is not None:
-                raise RuntimeError(f"synapse exited with status {server.returncode}")
-            time.sleep(0.2)
+            cmd = [str(python), str(BENCH / "_synapse_client.py"), str(plan_path), str(data / f"result-{i}.json")]
+            workers.append(ClientProc(cmd, i, data / f"result-{i}.json", "synapse client process"))
+        connected, connect_failed = common.wait_ready(
+            workers, server, 120 + args.clients / 5,
+            "synapse client processes did not finish their initial sync in time", "synapse")
         connect_s = time.monotonic() - t_connect
-        connected = sum(w.ready[0] for w in workers if w.ready)
-        connect_failed = sum(w.ready[1] for w in workers if w.ready)
         time.sleep(2)  # let the first long-polls settle
         rss_idle = rss_mb(server.pid)
         log(f"synapse: {connected} clients synced ({connect_failed} failed) in {connect_s:.1f}s; "
@@ -405,32 +344,13 @@ def run_synapse(args: argparse.Namespace, conversations: dict[int, list[int]]) -
         log_from = server_log.stat().st_size if server_log.exists() else 0  # set-up errors do not count
         t0 = time.time() + 1.0
         cpu0_server, cpu0_clients, m0 = cpu_s(server.pid), clients_cpu(workers), machine_cpu()
-        for w in workers:
-            w.tell(f"GO {int(t0 * 1e9)}")
-        t_end = t0 + args.seconds
-        while time.time() < t_end:
-            time.sleep(1)
-            if server.poll() is not None:
-                raise RuntimeError(f"synapse exited with status {server.returncode}")
-            tot = [sum(w.prog[i] for w in workers) for i in range(6)]
-            log(f"synapse t={time.time() - t0:5.1f}s sent {tot[0]} acked {tot[1]} "
-                f"delivered {tot[3]}/{tot[5]} RSS {rss_mb(server.pid):.0f} MB")
+        t_end = common.run_load(workers, server, t0, args.seconds, "synapse",
+                                "synapse t={t:5.1f}s sent {sent} acked {acked} delivered {delivered}/{expected} "
+                                "RSS {rss:.0f} MB")
         cpu1_server, cpu1_clients, m1 = cpu_s(server.pid), clients_cpu(workers), machine_cpu()
-        drain_deadline = time.time() + args.drain
-        while time.time() < drain_deadline:
-            time.sleep(0.5)
-            if any(w.prog_at < t_end + 0.6 for w in workers):
-                continue
-            tot = [sum(w.prog[i] for w in workers) for i in range(6)]
-            if tot[1] + tot[2] >= tot[0] and tot[3] >= tot[5]:
-                break
-        drain_s = time.time() - t_end
+        drain_s = common.drain(workers, t_end, args.drain)
         rss_end = rss_mb(server.pid)
-        for w in workers:
-            w.tell("STOP")
-        for w in workers:
-            if not w.done.wait(60):
-                log(f"synapse client process {w.index} did not finish; killing it")
+        common.stop_clients(workers)
         results = [json.loads(w.result_path.read_text(encoding="utf-8"))
                    for w in workers if w.result_path.exists()]
         if len(results) < len(workers):
@@ -470,44 +390,14 @@ def run_synapse(args: argparse.Namespace, conversations: dict[int, list[int]]) -
 
 def analyse(results: list[dict[str, Any]], conversations: dict[int, list[int]], t0: float, log_text: str
             ) -> dict[str, Any]:
-    """Lost / duplicated / latency / throughput, counted the way run_entrepot counts them."""
-    sends = [s for r in results for s in r["sends"]]
-    deliveries = [d for r in results for d in r["deliveries"]]
-    status_count: dict[str, int] = {}
-    for s in sends:
-        status_count[s[4]] = status_count.get(s[4], 0) + 1
-    expected: set[tuple[int, str]] = set()
-    for cid, conv, sender, _t, status, _eid, _ack in sends:
-        if status in ("sent", "pending"):
-            expected.update((uid, cid) for uid in conversations[conv] if uid != sender)
-    got: dict[tuple[int, str], int] = {}
-    for uid, cid, _eid, _lat, _at in deliveries:
-        got[(uid, cid)] = got.get((uid, cid), 0) + 1
-    missing = expected - got.keys()
-    committed = {s[0] for s in sends if s[4] == "sent"}
-    lost_committed = sum(1 for _u, cid in missing if cid in committed)
-    lat = [d[3] for d in deliveries]
-    ack_lat = [s[6] for s in sends if s[6] is not None]
-    last_at = max((d[4] for d in deliveries), default=t0 * 1e9) / 1e9
-    error_frames = [e for r in results for e in r["error_frames"]]
-    disconnects = [e for r in results for e in r["disconnects"]]
-    connect_failures = [e for r in results for e in r["connect_failures"]]
-    send_failures = sum(r["send_failures"] for r in results)
+    """Lost / duplicated / latency / throughput as for entrepot (tally), and Synapse's errors."""
+    error_frames, disconnects, connect_failures, send_failures = common.client_errors(results)
     retry_reasons = [e for r in results for e in r.get("retry_reasons", [])]
     error_lines = [ln for ln in log_text.splitlines() if " ERROR " in ln or " CRITICAL " in ln]
-    return {
-        "delivered_per_s": round(len(got) / max(last_at - t0, 1e-9), 1),
-        "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
-        "lost": len(missing), "duplicated": len({(u, e) for r in results for u, e in r["duplicates"]}),
-        "lost_committed": lost_committed, "lost_unacknowledged": len(missing) - lost_committed,
+    return common.tally(results, conversations, t0) | {
         "errors": (len(error_frames) + len(disconnects) + len(connect_failures) + send_failures
                    + len(error_lines)),
         "connect_failed": len(connect_failures),
-        "sent": len(sends), "skipped_rate_limit": sum(r["skipped_no_tokens"] for r in results),
-        "send_status": status_count, "expected_deliveries": len(expected), "delivered": len(got),
-        "unexpected_deliveries": len(got.keys() - expected), "max_ms": round(max(lat), 1) if lat else None,
-        "ack_p50_ms": pct(ack_lat, 50), "ack_p99_ms": pct(ack_lat, 99),
-        "echo_p99_ms": pct([x for r in results for x in r["echo_ms"]], 99),
         "error_frames": len(error_frames), "disconnects": len(disconnects), "reconnects": 0,
         "send_failures": send_failures, "server_log_errors": len(error_lines),
         "sync_gaps": sum(r.get("sync_gaps", 0) for r in results),
@@ -542,11 +432,8 @@ def print_table(args: argparse.Namespace, r: dict[str, Any]) -> None:
                    f"send retries {r['send_failures']}, server log {r['server_log_errors']}, "
                    f"limited syncs {r['sync_gaps']})"),
     ]
-    w = max(len(k) for k, _ in rows)
-    print(f"\nmessaging bench: synapse {r['version']}, sqlite (synchronous={r['sqlite_synchronous']}), "
-          f"{args.clients} clients, {args.rate} msg/s, {args.seconds} s")
-    for k, v in rows:
-        print(f"  {k:<{w}}  {v}")
+    common.print_rows(f"messaging bench: synapse {r['version']}, sqlite (synchronous={r['sqlite_synchronous']}), "
+                      f"{args.clients} clients, {args.rate} msg/s, {args.seconds} s", rows)
     for e in r["error_samples"]:
         print(f"  error sample: {e[:200]}")
 

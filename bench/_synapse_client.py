@@ -5,60 +5,41 @@ holds aiohttp and uvloop) as
 
     python bench/_synapse_client.py PLAN.json RESULT.json
 
-and speaks the same stdin/stdout protocol as bench/_messaging_client.py:
-    child  -> parent: "READY <connected> <failed> <connect_seconds>"
-    parent -> child:  "GO <t0_unix_ns>"           (start sending at t0, for `seconds`)
-    child  -> parent: "PROG <sent> <acked> <refused> <recv_other> <recv_self> <expected>" every ~0.5 s
-    parent -> child:  "STOP"                       (drain over: stop and write RESULT)
-    child  -> parent: "DONE"
+and speaks the same stdin/stdout protocol as bench/_messaging_client.py (bench/_client_common.py).
 
 A client behaves like a Matrix app: "connecting" is its initial /sync (which gives the first
 `since` token); then it long-polls /sync (timeout 30 s, with the next `since`) for as long as the
 run lasts, and sends with PUT /rooms/{room}/send/m.room.message/{txnId}: one send in flight per
 client, in the order scheduled (matrix-js-sdk's default scheduler queues m.room.message events so),
 retried on a failed connection, 429 or 5xx under the same txnId (Synapse deduplicates by it).
-The load is picked exactly as in bench/_messaging_client.py (same seeds, same per-client token
+The load is picked by the same code as bench/_messaging_client.py's (same seeds, same per-client token
 bucket, same conversation choice), and each body carries its send time (time.time_ns()).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import random
-import sys
 import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from _client_common import BucketClient, LoadProc, main
 
-BURST, RATE = 20.0, 9.5  # the same bucket as the entrepot clients, so the same sends are picked
 SYNC_TIMEOUT_MS = 30000
 
 
-class Client:
+class Client(BucketClient):
     def __init__(self, proc: Proc, user: dict[str, Any]) -> None:
+        super().__init__(user)
         self.proc = proc
-        self.user_id: int = user["id"]
         self.mxid: str = user["mxid"]
         self.headers = {"Authorization": f"Bearer {user['token']}"}
         self.filter: str = user["filter"]  # the id of the filter uploaded at set-up
-        self.convs: list[int] = user["convs"]
         self.since: str | None = None
-        self.tokens, self.refilled = BURST, time.monotonic()
         self.seen: set[str] = set()  # event ids received (duplicate check)
         # one send in flight per client, in order, as matrix-js-sdk's scheduler queues m.room.message
         self.outbox = asyncio.Lock()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.refilled) * RATE)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
     async def sync(self, timeout_ms: int) -> dict[str, Any]:
         p = self.proc
@@ -119,38 +100,20 @@ class Client:
                     p.deliveries.append([self.user_id, cid, eid, (now - t_sent) / 1e6, now])
 
 
-class Proc:
+class Proc(LoadProc):
+    """Made on the running loop (bench/_client_common.py's main), which its HTTP session needs."""
+
     def __init__(self, plan: dict[str, Any]) -> None:
-        self.plan = plan
-        self.index: int = plan["index"]
+        super().__init__(plan)
         self.base: str = plan["base_url"]
         self.room_of: dict[int, str] = {int(k): v for k, v in plan["room_of"].items()}
-        self.conv_size: dict[int, int] = {int(k): v for k, v in plan["conv_size"].items()}
         self.clients = [Client(self, u) for u in plan["users"]]
-        self.rng = random.Random(plan["seed"])
-        self.http: aiohttp.ClientSession = None  # type: ignore[assignment]  # made on the loop
-        # client_id -> [client_id, conv_id, sender_id, t_send_ns, status, event_id, ack_ms]
-        self.sends: dict[str, list[Any]] = {}
-        self.deliveries: list[list[Any]] = []
-        self.echo_ms: list[float] = []
-        self.duplicates: list[list[Any]] = []
-        self.error_frames: list[str] = []
-        self.disconnects: list[str] = []
-        self.connect_failures: list[str] = []
-        self.send_failures = 0
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
         self.retry_reasons: list[str] = []  # the first few causes of a retried send
         self.sync_gaps = 0
-        self.recv_other = self.recv_self = self.other_events = self.acked = self.refused = 0
-        self.expected = 0
-        self.skipped_no_tokens = 0
-        self.stopping = False
         self.connected: list[Client] = []
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Any) -> None:
-        t = asyncio.create_task(coro)
-        self.tasks.add(t)
-        t.add_done_callback(self.tasks.discard)
 
     async def connect_all(self) -> tuple[int, int, float]:
         """Initial /sync of every client (the Matrix "connect"), then start its long-poll loop."""
@@ -176,23 +139,10 @@ class Proc:
             self.spawn(c.sync_loop())
         return len(self.connected), len(self.clients) - len(self.connected), time.monotonic() - t
 
-    def send_one(self, seq: int) -> None:
-        live = self.clients
-        if not live:
-            return
-        for _ in range(50):
-            c = self.rng.choice(live)
-            if c.since is not None and c.convs and c.take():
-                break
-        else:
-            self.skipped_no_tokens += 1
-            return
-        conv = self.rng.choice(c.convs)
-        cid = f"b{self.index}-{seq}"
-        t = time.time_ns()
-        body = f"bench {cid} from {c.user_id} t={t}"
-        self.sends[cid] = [cid, conv, c.user_id, t, "pending", None, None]
-        self.expected += self.conv_size[conv] - 1
+    def can_send(self, c: Client) -> bool:
+        return c.since is not None
+
+    def dispatch(self, c: Client, conv: int, cid: str, body: str) -> None:
         self.spawn(self._send(c, conv, cid, body))
 
     async def _send(self, c: Client, conv: int, cid: str, body: str) -> None:
@@ -231,27 +181,6 @@ class Proc:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10)
 
-    async def load(self, t0_ns: int) -> None:
-        rate = self.plan["rate"]
-        seconds = self.plan["seconds"]
-        t0 = t0_ns / 1e9
-        while time.time() < t0:
-            await asyncio.sleep(min(0.01, t0 - time.time()))
-        n = 0
-        while True:
-            now = time.time()
-            if now >= t0 + seconds:
-                break
-            due = int((now - t0) * rate)
-            while n < due:
-                n += 1
-                self.send_one(n)
-            await asyncio.sleep(0.002)
-
-    def progress(self) -> str:
-        counts = [len(self.sends), self.acked, self.refused, self.recv_other, self.recv_self, self.expected]
-        return "PROG " + " ".join(map(str, counts))
-
     async def close_all(self) -> None:
         self.stopping = True
         for t in list(self.tasks):
@@ -259,71 +188,12 @@ class Proc:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.http.close()
 
+    async def abort(self) -> None:
+        await self.close_all()
 
-async def amain(plan_path: str, result_path: str) -> None:
-    with open(plan_path, encoding="utf-8") as f:
-        plan = json.load(f)
-    proc = Proc(plan)
-    proc.http = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
-    def say(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    connected, failed, secs = await proc.connect_all()
-    say(f"READY {connected} {failed} {secs:.2f}")
-    go = (await reader.readline()).decode().split()
-    if not go or go[0] != "GO":
-        await proc.close_all()
-        return
-    load = asyncio.create_task(proc.load(int(go[1])))
-
-    async def report() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            say(proc.progress())
-
-    reporter = asyncio.create_task(report())
-    while True:
-        line = (await reader.readline()).decode().strip()
-        if line == "STOP" or line == "":
-            break
-    reporter.cancel()
-    load.cancel()
-    say(proc.progress())
-    await proc.close_all()
-    result = {
-        "index": proc.index,
-        "sends": list(proc.sends.values()),
-        "deliveries": proc.deliveries,
-        "echo_ms": proc.echo_ms,
-        "duplicates": proc.duplicates,
-        "error_frames": proc.error_frames,
-        "disconnects": proc.disconnects,
-        "connect_failures": proc.connect_failures,
-        "send_failures": proc.send_failures,
-        "retry_reasons": proc.retry_reasons,
-        "reconnects": 0,
-        "sync_gaps": proc.sync_gaps,
-        "skipped_no_tokens": proc.skipped_no_tokens,
-        "other_events": proc.other_events,
-        "connected": connected,
-    }
-    with open(result_path, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    say("DONE")
+    def extra_result(self) -> dict[str, Any]:
+        return {"retry_reasons": self.retry_reasons, "reconnects": 0, "sync_gaps": self.sync_gaps}
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(amain(sys.argv[1], sys.argv[2]))
+    main(Proc)

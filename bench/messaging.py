@@ -53,6 +53,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import _bench_common as common
+from _bench_common import ClientProc, log, rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "src"))
@@ -61,10 +64,6 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "bench password 123"
 TARGET_CLIENTS, TARGET_RATE, TARGET_P99_MS = 5000, 1000, 50.0
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- set-up (in this process)
@@ -182,17 +181,6 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     raise RuntimeError("server did not answer in time")
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def cpu_s(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
@@ -223,67 +211,6 @@ class Sampler(threading.Thread):
             self.peak_rss = max(self.peak_rss, r)
             self.samples.append((time.time(), r))
             self.stop_flag.wait(0.5)
-
-
-class Worker:
-    """One client process, spoken to over its stdin/stdout."""
-
-    def __init__(self, index: int, plan_path: Path, result_path: Path, env: dict[str, str]) -> None:
-        self.index, self.result_path = index, result_path
-        self.proc = subprocess.Popen([sys.executable, str(BENCH / "_messaging_client.py"), str(plan_path),
-                                      str(result_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1, env=env, start_new_session=True)
-        self.ready: tuple[int, int, float] | None = None
-        self.prog = [0, 0, 0, 0, 0, 0]
-        self.prog_at = 0.0
-        self.done = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] == "READY":
-                self.ready = (int(parts[1]), int(parts[2]), float(parts[3]))
-            elif parts[0] == "PROG":
-                self.prog = [int(x) for x in parts[1:7]]
-                self.prog_at = time.time()
-            elif parts[0] == "DONE":
-                self.done.set()
-            else:
-                log(f"client process {self.index}: {line.rstrip()}")
-        self.done.set()
-
-    def tell(self, line: str) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=10)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 # ---------------------------------------------------------------- optional profile (py-spy)
@@ -349,20 +276,12 @@ def finish_profile(spy: subprocess.Popen[bytes], work: Path, seconds: float) -> 
 
 # ---------------------------------------------------------------- one run
 
-def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(p / 100 * (len(s) - 1)))))
-    return round(s[k], 2)
-
-
 def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="entrepot-bench-msg-"))
     data_dir = work / "data"
     pg_name = f"entrepot_bench_msg_{os.getpid()}" if args.backend == "postgresql" else None
     server: subprocess.Popen[bytes] | None = None
-    workers: list[Worker] = []
+    workers: list[ClientProc] = []
     sampler: Sampler | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -408,17 +327,11 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
                     "no_compression": args.no_compression}
             plan_path = work / f"plan-{i}.json"
             plan_path.write_text(json.dumps(plan), encoding="utf-8")
-            workers.append(Worker(i, plan_path, work / f"result-{i}.json", client_env))
-        deadline = time.monotonic() + 120 + args.clients / 20
-        while any(w.ready is None for w in workers):
-            if time.monotonic() > deadline or any(w.proc.poll() is not None and w.ready is None for w in workers):
-                raise RuntimeError("client processes did not get connected in time")
-            if server.poll() is not None:
-                raise RuntimeError(f"server exited with status {server.returncode}")
-            time.sleep(0.2)
+            cmd = [sys.executable, str(BENCH / "_messaging_client.py"), str(plan_path), str(work / f"result-{i}.json")]
+            workers.append(ClientProc(cmd, i, work / f"result-{i}.json", "client process", client_env))
+        connected, connect_failed = common.wait_ready(workers, server, 120 + args.clients / 20,
+                                                      "client processes did not get connected in time", "server")
         connect_s = time.monotonic() - t_connect
-        connected = sum(w.ready[0] for w in workers if w.ready)
-        connect_failed = sum(w.ready[1] for w in workers if w.ready)
         time.sleep(2)  # let the initial replays settle
         rss_idle = rss_mb(server.pid)
         log(f"{connected} clients connected ({connect_failed} failed) in {connect_s:.1f}s; "
@@ -429,37 +342,17 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         cpu0_server = cpu_s(server.pid)
         cpu0_clients = sum(cpu_s(w.proc.pid) for w in workers)
         m0 = machine_cpu()
-        for w in workers:
-            w.tell(f"GO {int(t0 * 1e9)}")
-        t_end = t0 + args.seconds
-        while time.time() < t_end:
-            time.sleep(1)
-            if server.poll() is not None:
-                raise RuntimeError(f"server exited with status {server.returncode}")
-            tot = [sum(w.prog[i] for w in workers) for i in range(6)]
-            log(f"t={time.time() - t0:5.1f}s sent {tot[0]} acked {tot[1]} delivered {tot[3]}/{tot[5]} "
-                f"server RSS {rss_mb(server.pid):.0f} MB")
+        t_end = common.run_load(workers, server, t0, args.seconds, "server",
+                                "t={t:5.1f}s sent {sent} acked {acked} delivered {delivered}/{expected} "
+                                "server RSS {rss:.0f} MB")
         cpu1_server = cpu_s(server.pid)
         cpu1_clients = sum(cpu_s(w.proc.pid) for w in workers)
         m1 = machine_cpu()
-        # drain: until every send is answered and every expected delivery arrived, or --drain runs out
-        drain_deadline = time.time() + args.drain
-        while time.time() < drain_deadline:
-            time.sleep(0.5)
-            if any(w.prog_at < t_end + 0.6 for w in workers):
-                continue
-            tot = [sum(w.prog[i] for w in workers) for i in range(6)]
-            if tot[1] + tot[2] >= tot[0] and tot[3] >= tot[5]:
-                break
-        drain_s = time.time() - t_end
+        drain_s = common.drain(workers, t_end, args.drain)
         cpu2_server = cpu_s(server.pid)  # load + drain: all the work the sends caused, whatever the lag
         profile = finish_profile(spy, work, args.seconds) if spy else None
         rss_end = rss_mb(server.pid)
-        for w in workers:
-            w.tell("STOP")
-        for w in workers:
-            if not w.done.wait(60):
-                log(f"client process {w.index} did not finish; killing it")
+        common.stop_clients(workers)
         results = []
         for w in workers:
             if w.result_path.exists():
@@ -475,7 +368,7 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         for w in workers:
             w.kill()
         if server is not None:
-            stop_server(server)
+            common.stop_group(server, signal.SIGINT, 10)
         if sampler is not None:
             sampler.stop_flag.set()
         if pg_name:
@@ -486,64 +379,28 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
     # ------------------------------------------------------------ analysis
-    sends = [s for r in results for s in r["sends"]]
-    deliveries = [d for r in results for d in r["deliveries"]]
-    status_count: dict[str, int] = {}
-    for s in sends:
-        status_count[s[4]] = status_count.get(s[4], 0) + 1
-    expected: set[tuple[int, str]] = set()
-    for cid, conv, sender, _t, status, _mid, _ack in sends:
-        if status in ("sent", "pending"):
-            expected.update((uid, cid) for uid in members[conv] if uid != sender)
-    got: dict[tuple[int, str], int] = {}
-    for uid, cid, _mid, _lat, _at in deliveries:
-        got[(uid, cid)] = got.get((uid, cid), 0) + 1
-    missing = expected - got.keys()
-    lost = len(missing)
-    committed = {s[0] for s in sends if s[4] == "sent"}
-    lost_committed = sum(1 for _u, cid in missing if cid in committed)
-    unexpected = len(got.keys() - expected)
-    dup_ids = {(u, m) for r in results for u, m in r["duplicates"]}
-    duplicated = len(dup_ids)
-    lat = [d[3] for d in deliveries]
-    ack_lat = [s[6] for s in sends if s[6] is not None]
-    echo = [x for r in results for x in r["echo_ms"]]
-    last_at = max((d[4] for d in deliveries), default=t0 * 1e9) / 1e9
-    span = max(last_at - t0, 1e-9)
-    unique_delivered = len(got)
-    error_frames = [e for r in results for e in r["error_frames"]]
-    disconnects = [e for r in results for e in r["disconnects"]]
-    connect_failures = [e for r in results for e in r["connect_failures"]]
-    send_failures = sum(r["send_failures"] for r in results)
+    out = common.tally(results, members, t0)
+    error_frames, disconnects, connect_failures, send_failures = common.client_errors(results)
     reconnects = sum(r.get("reconnects", 0) for r in results)
-    skipped = sum(r["skipped_no_tokens"] for r in results)
     tracebacks = log_text.count("Traceback (most recent call last)")
     error_lines = [ln for ln in log_text.splitlines() if " ERROR" in ln or ln.startswith("ERROR")]
     errors = len(error_frames) + len(disconnects) + len(connect_failures) + send_failures + max(
         tracebacks, len(error_lines))
     wall = args.seconds
     m_total, m_idle = m1[0] - m0[0], m1[1] - m0[1]
-    out = {
-        "delivered_per_s": round(unique_delivered / span, 1),
-        "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
-        "lost": lost, "duplicated": duplicated,
-        "lost_committed": lost_committed, "lost_unacknowledged": lost - lost_committed,
+    out.update({
         "server_rss_mb": round(max(sampler.peak_rss if sampler else 0.0, rss_end), 1),
         "errors": errors,
         # details
         "connected": connected, "connect_failed": connect_failed + len(connect_failures),
-        "connect_s": round(connect_s, 1),
-        "sent": len(sends), "offered_per_s": round(len(sends) / wall, 1), "skipped_rate_limit": skipped,
-        "send_status": status_count, "expected_deliveries": len(expected), "delivered": unique_delivered,
-        "unexpected_deliveries": unexpected, "max_ms": round(max(lat), 1) if lat else None,
-        "ack_p50_ms": pct(ack_lat, 50), "ack_p99_ms": pct(ack_lat, 99), "echo_p99_ms": pct(echo, 99),
+        "connect_s": round(connect_s, 1), "offered_per_s": round(out["sent"] / wall, 1),
         "server_rss_start_mb": round(rss_start, 1), "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_end_mb": round(rss_end, 1),
         "server_cpu_pct": round(100 * (cpu1_server - cpu0_server) / wall, 1),
         # CPU seconds per 1,000 acknowledged sends over load + drain: comparable on a machine other work
         # slows down (when most sends are still pending at the end, it also counts their partial work)
-        "server_cpu_s_per_1k_sends": round(1000 * (cpu2_server - cpu0_server) / max(1, status_count.get("sent", 0)),
-                                           2),
+        "server_cpu_s_per_1k_sends": round(
+            1000 * (cpu2_server - cpu0_server) / max(1, out["send_status"].get("sent", 0)), 2),
         "clients_cpu_pct": round(100 * (cpu1_clients - cpu0_clients) / wall, 1),
         "machine_busy_pct": round(100 * (1 - m_idle / m_total), 1) if m_total else None,
         "cpus": os.cpu_count(), "client_procs": len(workers), "drain_s": round(drain_s, 1),
@@ -553,7 +410,7 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         "profile": profile,
         "conversations": members,  # conversation id -> member ids: the --peer run gets the same layout
         "error_samples": sorted(set(error_frames))[:3] + disconnects[:3] + connect_failures[:3] + error_lines[:3],
-    }
+    })
     return out
 
 
@@ -580,11 +437,8 @@ def print_table(args: argparse.Namespace, r: dict[str, Any]) -> None:
                    f"(reconnected {r['reconnects']}), "
                    f"send failures {r['send_failures']}, server log {r['server_log_errors']})"),
     ]
-    w = max(len(k) for k, _ in rows)
-    print(f"\nmessaging bench: entrepot, {args.backend}{' + redis' if args.redis else ''}, "
-          f"{args.clients} clients, {args.rate} msg/s, {args.seconds} s")
-    for k, v in rows:
-        print(f"  {k:<{w}}  {v}")
+    common.print_rows(f"messaging bench: entrepot, {args.backend}{' + redis' if args.redis else ''}, "
+                      f"{args.clients} clients, {args.rate} msg/s, {args.seconds} s", rows)
     if r.get("profile"):
         print("server profile during the load (py-spy --gil; inclusive share of the samples that held the GIL):")
         for share, name in r["profile"]:

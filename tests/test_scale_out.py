@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from entrepot.core.types import Level, Role
 from entrepot.db import Database
 from entrepot.db.library import Document, DocumentVersion, Page
 from entrepot.db.tables import Job
+from tests._processes import require_redis, start_entrepot, stop_all, wait_healthy
 from tests.browser.conftest import _free_port
 from tests.conftest import BACKEND, Users
 from tests.messaging.test_two_instances import _session
@@ -48,46 +48,21 @@ REDIS = "redis://127.0.0.1:6379/13"
 DOCUMENTS = 20
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "entrepot", *args], env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
 @pytest.fixture
 def cluster(settings: Settings, db: Database, tmp_path: Path) -> Iterator[list[int]]:
-    try:
-        redis.Redis.from_url(REDIS).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("Redis does not answer on 127.0.0.1:6379")
+    require_redis(REDIS)
     redis.Redis.from_url(REDIS).delete("entrepot:jobs:wakeup")
     env = {**os.environ, "ENTREPOT_DATABASE_URL": settings.db_url, "ENTREPOT_DATA_DIR": str(settings.data_dir),
            "ENTREPOT_REDIS_URL": REDIS, "OMP_THREAD_LIMIT": "1"}
     ports = [_free_port(), _free_port()]
-    procs = [_start(["serve", "--port", str(p)], env, tmp_path / f"serve-{p}.log") for p in ports]
-    procs += [_start(["worker", "--processes", "1"], env, tmp_path / f"worker-{i}.log") for i in (1, 2)]
+    procs = [start_entrepot(["serve", "--port", str(p)], env, tmp_path / f"serve-{p}.log") for p in ports]
+    procs += [start_entrepot(["worker", "--processes", "1"], env, tmp_path / f"worker-{i}.log") for i in (1, 2)]
     try:
         for port in ports:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / f"serve-{port}.log").read_text()[-2000:]
-                time.sleep(0.2)
+            wait_healthy(port, tmp_path / f"serve-{port}.log")
         yield ports
     finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
+        stop_all(procs)
 
 
 def _token(db: Database, user_id: int) -> str:

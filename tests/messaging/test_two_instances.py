@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
-import redis
 import websockets
 
 from entrepot.accounts import tokens
@@ -24,6 +19,7 @@ from entrepot.actions import accounts, messaging
 from entrepot.core.config import Settings
 from entrepot.db import Database
 from entrepot.db.tables import WebSession
+from tests._processes import require_redis, start_entrepot, stop_all, wait_healthy
 from tests.browser.conftest import _free_port
 from tests.conftest import BACKEND, Users
 
@@ -33,33 +29,17 @@ REDIS = "redis://127.0.0.1:6379/14"
 
 @pytest.fixture
 def instances(settings: Settings, db: Database) -> Iterator[list[int]]:
-    try:
-        redis.Redis.from_url(REDIS).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("Redis does not answer on 127.0.0.1:6379")
-    procs, ports = [], []
+    require_redis(REDIS)
     env = {**os.environ, "ENTREPOT_DATABASE_URL": settings.db_url, "ENTREPOT_DATA_DIR": str(settings.data_dir),
            "ENTREPOT_REDIS_URL": REDIS}
-    for _ in range(2):
-        port = _free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "entrepot", "serve", "--port", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        ports.append(port)
+    ports = [_free_port(), _free_port()]
+    procs = [start_entrepot(["serve", "--port", str(port)], env) for port in ports]
     try:
         for port in ports:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_healthy(port)
         yield ports
     finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(15)
+        stop_all(procs)
 
 
 def _session(db: Database, user_id: int) -> str:
