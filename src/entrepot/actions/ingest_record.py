@@ -90,7 +90,7 @@ def _insert_pages(session: Session, batch: list[tuple[int, IngestResult]]) -> di
 
 def _update_versions(session: Session, batch: list[tuple[int, IngestResult]], now: datetime) -> None:
     rows = [{"b_id": vid, "media_type": res.media_type, "state": _state(res),
-             "error": None if res.supported else res.note, "page_count": len(res.pages),
+             "error": res.note, "page_count": len(res.pages),
              "ocr_pages": _ocr_pages(res), "low_confidence_pages": sum(p.needs_review for p in res.pages),
              "searchable_pdf": res.searchable_pdf, "step": "done", "progress": 100, "processed_at": now}
             for vid, res in batch]

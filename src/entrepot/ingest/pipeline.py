@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ OCR_DPI = 300
 PREVIEW_WIDTH = 1100
 THUMB_WIDTH = 240
 MAX_PREVIEW_PAGES = 2000
+#: Previews stop after this much time (about 400 A4 pages): a file of thousands of pages must not hold
+#: a worker for minutes; the pages past it are still read and indexed, shown as text.
+PREVIEW_BUDGET_S = 30.0
 
 
 @dataclass
@@ -98,6 +102,8 @@ def _extract(data: bytes, filename: str, ctx: IngestContext) -> tuple[ParsedDocu
                           children=list(parsed.attachments))
     if not parsed.supported:
         raise StopIngest(result)
+    if parsed.truncated:  # kept with the version, so the librarian sees the file was cut short
+        result.note = f"Only the first {len(parsed.pages)} of {parsed.page_count} pages were read."
     result.pages = [PageResult(p.number, p.text, detect_language(p.text), "text" if p.text.strip() else "none")
                     for p in parsed.pages]
     return parsed, result
@@ -122,7 +128,11 @@ def _previews(parsed: ParsedDocument, result: IngestResult, ctx: IngestContext, 
     if not parsed.can_render:
         return
     pages = result.pages[:MAX_PREVIEW_PAGES]
+    deadline = time.monotonic() + PREVIEW_BUDGET_S
     for i, page in enumerate(pages):
+        if time.monotonic() > deadline:
+            log.info("previews stopped after %d of %d pages (time budget)", i, len(pages))
+            return
         if i % 10 == 0:
             progress("previews", 70 + int(20 * i / max(1, len(pages))))
         image = parsed.render_page(page.number, dpi=PREVIEW_DPI)
@@ -134,6 +144,8 @@ def _searchable_pdf(data: bytes, parsed: ParsedDocument, result: IngestResult, c
     """OCRmyPDF over scans, for a download whose text can be selected and searched."""
     ocred = [p for p in result.pages if p.source == "ocr"]
     if not ctx.make_searchable_pdf or not ocred or parsed.media_type != "application/pdf":
+        return
+    if result.truncated:  # OCRmyPDF would read every page of the file, past the pages kept
         return
     languages = [p.language or "en" for p in result.pages]
     with tempfile.TemporaryDirectory(prefix="entrepot-pdf-") as tmp:

@@ -67,6 +67,28 @@ def _open(data: bytes):  # noqa: ANN202 - pypdfium2 type
         raise InvalidInput("The PDF is damaged or incomplete and cannot be read.") from exc
 
 
+def _ocr_could_add(pdf, index: int, text: str) -> bool:  # noqa: ANN001 - pypdfium2 type
+    """Whether OCR could read more than the text layer. A blank page (nothing drawn) or a page drawing
+    only text that the layer reads has nothing more to give, however short: OCR there only costs time
+    (thousands of such pages in one file kept a worker busy for hours). Images (scans), paths (outlined
+    text), forms and text the layer cannot decode still go to OCR."""
+    import pypdfium2 as pdfium
+
+    raw = pdfium.raw
+    try:
+        page = pdf[index]
+    except pdfium.PdfiumError:
+        return True
+    try:
+        count = raw.FPDFPage_CountObjects(page.raw)
+        for i in range(count):
+            if raw.FPDFPageObj_GetType(raw.FPDFPage_GetObject(page.raw, i)) != raw.FPDF_PAGEOBJ_TEXT:
+                return True
+        return count > 0 and meaningful_chars(text) == 0
+    finally:
+        page.close()
+
+
 class PdfParser:
     media_types = (m.PDF,)
 
@@ -95,7 +117,7 @@ class PdfParser:
                         raw = ""  # one unreadable page: keep the others, OCR may still help
                     text = clean_text(raw)
                     doc.pages.append(m.PageText(number=index + 1, text=text))
-                    if meaningful_chars(text) < ctx.min_text_chars:
+                    if meaningful_chars(text) < ctx.min_text_chars and _ocr_could_add(pdf, index, text):
                         doc.needs_ocr.append(index + 1)
                 self._metadata(pdf, doc)
                 self._attachments(pdf, doc, ctx)
