@@ -28,6 +28,7 @@ from entrepot.db import Base, Database
 from entrepot.db.migrate import upgrade
 from entrepot.db.tables import Enterprise, User
 from entrepot.web.app import create_app
+from entrepot.web.routes.messenger import close_writer
 
 BACKEND = os.environ.get("ENTREPOT_TEST_DB", "sqlite")
 PG_URL = os.environ.get("ENTREPOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -95,8 +96,12 @@ def make_app(settings: Settings, db: Database, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database) -> Any:
-    return make_app(settings, db)
+def app(settings: Settings, db: Database) -> Iterator[Any]:
+    application = make_app(settings, db)
+    yield application
+    # Test clients often run without the app's lifespan: stop its writer here, so no send of this
+    # test is still being committed while the next one empties the database.
+    close_writer(application)
 
 
 @pytest.fixture

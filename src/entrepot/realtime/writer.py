@@ -39,7 +39,7 @@ class GroupWriter:
     def __init__(self, db: Database, on_commit: Callable[[Emitted], None] | None = None,
                  max_batch: int = MAX_BATCH) -> None:
         self.db, self.on_commit, self.max_batch = db, on_commit, max_batch
-        self._queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Work | None] = queue.SimpleQueue()  # None: stop
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         #: Sizes of the last batches, for tests and the bench (bounded).
@@ -59,6 +59,15 @@ class GroupWriter:
     async def run(self, work: Callable[[Session], T]) -> T:
         return await asyncio.wrap_future(self.submit(work))
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then stop the thread: at shutdown nothing may write afterwards
+        (a send still in the queue is committed and settled, not dropped)."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
     def _loop(self) -> None:
         while True:
             try:
@@ -69,13 +78,25 @@ class GroupWriter:
                         self._thread = None
                         return
                 continue
-            batch = [first]
-            while len(batch) < self.max_batch:
+            batch: list[Work] = []
+            stop = first is None
+            if first is not None:
+                batch.append(first)
+            while not stop and len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            self._commit(batch)
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._commit(batch)
+            if stop:
+                with self._lock:
+                    self._thread = None
+                return
 
     def _commit(self, batch: list[Work]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []

@@ -271,6 +271,13 @@ def _receipts(app: Any) -> ReceiptWriter:
     return writer
 
 
+def close_writer(app: Any) -> None:
+    """At shutdown: commit the sends still queued and stop the app's writer thread."""
+    found = getattr(app.state, "group_writer", None)
+    if found is not None:
+        found[0].close()
+
+
 def _group_writer(app: Any) -> tuple[GroupWriter, Fanout]:
     """One group-commit writer and its fan-out per app, made with its first connection."""
     found = getattr(app.state, "group_writer", None)
