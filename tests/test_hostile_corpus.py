@@ -232,18 +232,6 @@ def html_pdf_polyglot() -> bytes:
     return b"<html><body><script>alert(1)</script><!--\n" + pdf + b"\n--></body></html>"
 
 
-def bomb_docx(size: int = 64 * 1024 * 1024) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
-        zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
-        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
-            chunk = b"<" + b"a" * (1024 * 1024 - 1)
-            for _ in range(size // len(chunk)):
-                fh.write(chunk)
-    return buf.getvalue()
-
-
 def bomb_png(width: int = 12_000, height: int = 10_000) -> bytes:
     """A real 1-bit PNG of 120 million white pixels: about 15 MB of scanlines deflated to ~15 KB."""
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -298,7 +286,7 @@ CORPUS: dict[str, Case] = {
     "polyglot-jpeg-html": Case("photo.jpg", jpeg_html_comment, ("ready",), media_type=JPEG),
     "pdf-10000-pages": Case("catalogue.pdf", lambda: many_pages_pdf(10_000), ("ready",),
                             says="Only the first 2000 of 10000 pages were read.", media_type=PDF),
-    "zip-bomb-docx": Case("report.docx", bomb_docx, ("failed",), says="zip bomb"),
+    "zip-bomb-docx": Case("report.docx", samples.bomb_docx, ("failed",), says="zip bomb"),
     "bomb-png": Case("scan.png", bomb_png, ("failed",), says="too large"),
     "truncated-pdf": Case("cut.pdf", truncated_pdf, ("failed",), says="damaged"),
     "name-traversal-control": Case(CONTROL_NAME, lambda: b"Plain text under a hostile name.", ("ready",)),

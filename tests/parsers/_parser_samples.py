@@ -417,3 +417,16 @@ def property_set(props: dict[int, str]) -> bytes:
     header = struct.pack("<HHI", 0xFFFE, 0, 0x00020006) + b"\x00" * 16 + struct.pack("<I", 1)
     header += fmtid + struct.pack("<I", 48)
     return header + section
+
+
+def bomb_docx(size: int = 64 * 1024 * 1024) -> bytes:
+    """A DOCX whose document part inflates to `size` bytes of one character (~1/1000 compressed)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
+        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
+            chunk = b"<" + b"a" * (1024 * 1024 - 1)
+            for _ in range(size // len(chunk)):
+                fh.write(chunk)
+    return buf.getvalue()

@@ -7,10 +7,10 @@ import os
 import random
 import struct
 import time
-import zipfile
 
 import pytest
 from _parser_samples import (
+    bomb_docx,
     hwp_para_text,
     hwp_section,
     make_docx,
@@ -43,20 +43,8 @@ def _message(exc: EntrepotError) -> str:
     return text
 
 
-def _bomb_docx(size: int) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
-        zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
-        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
-            chunk = b"<" + b"a" * (1024 * 1024 - 1)
-            for _ in range(size // len(chunk)):
-                fh.write(chunk)
-    return buf.getvalue()
-
-
 def test_zip_bomb_docx_rejected_before_inflating(fast):
-    data = _bomb_docx(64 * 1024 * 1024)  # 64 MB of one byte, ~64 KB compressed
+    data = bomb_docx(64 * 1024 * 1024)  # 64 MB of one byte, ~64 KB compressed
     assert len(data) < 1024 * 1024
     with pytest.raises(TooLarge) as info:
         parse_document(data)

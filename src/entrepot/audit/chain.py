@@ -80,20 +80,7 @@ def append(
 ) -> ChainedRecord:
     """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the change."""
     head = _lock_head(session, chain)
-    rec = model(
-        chain=chain,
-        seq=head.seq + 1,
-        at=datetime.now(UTC),
-        actor_id=actor.user_id if actor else None,
-        actor_name=actor.username if actor else None,
-        action=action,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        ip=ip,
-        details=details or {},
-        prev_hash=head.hash,
-    )
-    rec.hash = record_hash(_hashed_fields(rec))
+    rec = model(**_row(chain, head.seq + 1, head.hash, Entry(action, target_type, target_id, details, actor, ip)))
     session.add(rec)
     head.seq, head.hash = rec.seq, rec.hash
     session.flush()
@@ -122,16 +109,23 @@ def append_many(session: Session, entries: list[Entry], *, chain: str = MAIN_CHA
     seq, prev, rows = head.seq, head.hash, []
     for e in entries:
         seq += 1
-        at = datetime.now(UTC)
-        row = {"chain": chain, "seq": seq, "at": at, "actor_id": e.actor.user_id if e.actor else None,
-               "actor_name": e.actor.username if e.actor else None, "action": e.action,
-               "target_type": e.target_type, "target_id": None if e.target_id is None else str(e.target_id),
-               "ip": e.ip, "details": e.details or {}, "prev_hash": prev}
-        prev = row["hash"] = record_hash({**row, "at": at.isoformat(timespec="microseconds")})
+        row = _row(chain, seq, prev, e)
+        prev = row["hash"]
         rows.append(row)
     session.execute(sa_insert(model), rows)
     head.seq, head.hash = seq, prev
     session.flush()
+
+
+def _row(chain: str, seq: int, prev_hash: str, e: Entry) -> dict[str, Any]:
+    """The columns of the record after `prev_hash`, its own hash included."""
+    at = datetime.now(UTC)
+    row = {"chain": chain, "seq": seq, "at": at, "actor_id": e.actor.user_id if e.actor else None,
+           "actor_name": e.actor.username if e.actor else None, "action": e.action,
+           "target_type": e.target_type, "target_id": None if e.target_id is None else str(e.target_id),
+           "ip": e.ip, "details": e.details or {}, "prev_hash": prev_hash}
+    row["hash"] = record_hash({**row, "at": at.isoformat(timespec="microseconds")})
+    return row
 
 
 @dataclass(frozen=True)
