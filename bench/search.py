@@ -205,6 +205,7 @@ class ProductSystem(System):
         from entrepot.db.migrate import upgrade
         from entrepot.search.analyzers import IndexedText
         from entrepot.search.backend import page_index
+        from entrepot.search.compact import compact
 
         self.path = workdir / "entrepot-product.db"
         self.db = Database(f"sqlite:///{self.path}")
@@ -224,6 +225,7 @@ class ProductSystem(System):
         for rows in self.pool.map(_index_chunk, chunks):
             with self.db.write() as session:
                 page_index(session).replace(session, [(pid, IndexedText(t, g, lang)) for pid, t, g, lang in rows])
+        compact(self.db)  # as `entrepot search reindex` ends
         self.principal = Principal(user_id=1, username="bench", display_name="Bench", enterprise_id=1,
                                    kind=UserKind.STAFF, status=UserStatus.ACTIVE, clearance=Level.OPEN,
                                    roles=frozenset({Role.TRADER}))

@@ -114,6 +114,13 @@ class PageIndex(Protocol):
 
     def clear(self, session: Session) -> None: ...
 
+    def segments(self, session: Session) -> int:
+        """How many separately stored segments a query must visit."""
+
+    def merge_step(self, session: Session, pages: int) -> bool:
+        """Merge about `pages` pages of the index's segments toward one; True if there was work to do.
+        Every write transaction adds a segment that each query must visit (see search/compact.py)."""
+
     def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
         """How many rows hold the token in this column, counting no further than `limit`."""
 

@@ -42,6 +42,19 @@ def _excluding(expr: str, q: Query) -> str:
     return expr
 
 
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's big-endian varint at `at`: (value, position after it)."""
+    value = 0
+    for i in range(9):
+        byte = data[at + i]
+        if i == 8:
+            return (value << 8) | byte, at + 9
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, at + i + 1
+    raise AssertionError("unreachable")
+
+
 class Fts5Index:
     """An FTS5 table of (terms, grams, lang UNINDEXED) whose rowid is the indexed row's id; results are
     labelled `key`. The library's pages by default; the messenger indexes messages the same way."""
@@ -64,6 +77,25 @@ class Fts5Index:
 
     def clear(self, session: Session) -> None:
         session.execute(text(f"DELETE FROM {self.name}"))  # nosec B608 # our table name
+
+    def segments(self, session: Session) -> int:
+        # The count is the second varint after the 4-byte cookie of the structure record, row 10 of
+        # the %_data table (the on-disk format described in SQLite's fts5_index.c).
+        block = session.execute(text(f"SELECT block FROM {self.name}_data WHERE id = 10")).scalar()  # nosec B608
+        if not block:
+            return 0
+        _levels, at = _varint(block, 4)
+        count, _ = _varint(block, at)
+        return count
+
+    def merge_step(self, session: Session, pages: int) -> bool:
+        # A negative count merges toward a single segment whatever the segments' levels; FTS5 says the
+        # command did work when total_changes() moved by two or more.
+        changes = text("SELECT total_changes()")
+        before = session.execute(changes).scalar_one()
+        session.execute(text(f"INSERT INTO {self.name}({self.name}, rank) VALUES ('merge', :n)"),  # nosec B608
+                        {"n": -abs(pages)})
+        return int(session.execute(changes).scalar_one()) - int(before) >= 2
 
     def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
         match = f"{column} : {quote_token(token)}"

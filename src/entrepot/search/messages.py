@@ -225,4 +225,8 @@ def reindex(db: Database, progress: Callable[[str, int], None] = lambda which, d
             done, last_id = done + len(rows), batch[-1].id
             progress(which, done)
         counts.append(done)
+    from entrepot.search.compact import compact
+
+    compact(db, message_index)
+    compact(db, archive_index)
     return counts[0], counts[1]

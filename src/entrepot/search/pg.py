@@ -62,6 +62,12 @@ class PostgresIndex:
         session.execute(text(f"DELETE FROM {self.name}"))  # nosec B608 # our table name
         session.execute(text("UPDATE search_stats SET rows = 0, tokens = 0 WHERE id = :s"), {"s": self.stats_id})
 
+    def segments(self, session: Session) -> int:
+        return 1  # a GIN index is one structure; autovacuum empties its pending list
+
+    def merge_step(self, session: Session, pages: int) -> bool:
+        return False
+
     def rows_with(self, session: Session, column: str, token: str, limit: int) -> int:
         col = "terms" if column == "terms" else "grams"
         return int(session.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {self.name} "  # noqa: S608 # nosec B608 # our names

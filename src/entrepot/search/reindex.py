@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from entrepot.db import Database
 from entrepot.db.library import Document, Page
 from entrepot.search.backend import page_index
+from entrepot.search.compact import compact
 from entrepot.search.service import index_rows
 
 BATCH = 200
@@ -25,6 +26,7 @@ def reindex(db: Database, progress: Callable[[int, int], None] = lambda done, to
         with db.read() as s:
             batch = s.execute(current.where(Page.id > last_id).order_by(Page.id).limit(BATCH)).all()
         if not batch:
+            compact(db)  # one segment: the rebuild wrote hundreds of transactions
             return done
         rows = index_rows([(pid, text) for pid, text in batch])
         with db.write() as s:

@@ -239,7 +239,8 @@ def _with_compound_parts(terms: list[str]) -> list[str]:
     out: list[str] = []
     for t in terms:
         out.append(t)
-        out.extend(compound_parts(t))
+        if "\uac00" <= t[:1] <= "\ud7a3":  # only Hangul words have parts; skip the call for the rest
+            out.extend(compound_parts(t))
     return out
 
 

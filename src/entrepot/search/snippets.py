@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
@@ -17,11 +18,12 @@ from entrepot.search.analyzers import fold_traditional
 WINDOW = 180
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
+def _fold(text: str) -> tuple[str, Sequence[int]]:
     """The folded text and, for each of its characters, the index of the original character."""
     whole = unicodedata.normalize("NFKC", text).casefold()
+    index: Sequence[int]
     if len(whole) == len(text):  # the usual case: one character for one, so positions are unchanged
-        out, index = whole, list(range(len(text)))
+        out, index = whole, range(len(text))
     else:
         parts: list[str] = []
         index = []

@@ -17,7 +17,8 @@ def fts_tokens(tokens: Iterable[str]) -> list[str]:
     """Split tokens wherever FTS5 (unicode61, categories L* N* M* Co) would: "8703.23" -> "8703", "23"."""
     out: list[str] = []
     for token in tokens:
-        if all(_token_char(ch) for ch in token):
+        # isalnum() is true exactly when every character is L* or N*: nearly every token, at C speed.
+        if token.isalnum() or all(_token_char(ch) for ch in token):
             if token:
                 out.append(token)
             continue

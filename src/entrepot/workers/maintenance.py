@@ -1,4 +1,5 @@
-"""Housekeeping: expired sessions, old login attempts and old exports leave; the nightly retention run."""
+"""Housekeeping: expired sessions, old login attempts and old exports leave; fragmented search indexes
+are merged; the nightly retention run."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ RETENTION_JOB = "compliance.retention"
 RETENTION_HOUR_UTC = 2
 
 
-def cleanup(db: Database, settings: Settings, _payload: dict[str, Any]) -> dict[str, int]:
+def cleanup(db: Database, settings: Settings, _payload: dict[str, Any]) -> dict[str, Any]:
+    from entrepot.search.compact import compact_fragmented
     from entrepot.workers.exports import expire_exports
 
     with db.write() as session:
         done = _cleanup(session, settings)
-    return {**done, "exports": expire_exports(db, settings)}
+    return {**done, "exports": expire_exports(db, settings), "compacted": compact_fragmented(db)}
 
 
 def retention(db: Database, settings: Settings, job_id: int | None = None) -> dict[str, Any]:

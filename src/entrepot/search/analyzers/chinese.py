@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .base import Lazy, dedupe
 from .normalize import normalize, tokens_from
+from .scripts import HAN_CLASS
 
 __all__ = ["ChineseAnalyzer", "fold_traditional", "JIEBA", "CHINESE_QUERY_STOPWORDS"]
 
@@ -79,9 +80,14 @@ def _load_folder() -> Callable[[str], str]:
 _FOLDER: Lazy[Callable[[str], str]] = Lazy(_load_folder)
 
 
+_ANY_HAN = re.compile(f"[{HAN_CLASS}]")
+
+
 def fold_traditional(text: str) -> str:
     """Traditional -> simplified Chinese (OpenCC t2s tables)."""
-    return _FOLDER.get()(text)
+    # Every key of the tables is a Han character: text without one is returned as it is, without
+    # the phrase scan (most snippets and Latin or Hangul passages).
+    return _FOLDER.get()(text) if _ANY_HAN.search(text) else text
 
 
 Span = tuple[str, int, int]
