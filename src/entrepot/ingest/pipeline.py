@@ -22,6 +22,7 @@ from PIL import Image
 
 from entrepot.blobs import BlobStore
 from entrepot.core.errors import EntrepotError
+from entrepot.core.messages import N_
 from entrepot.core.reference import Reference
 from entrepot.ingest import describe
 from entrepot.ingest.language import detect_language
@@ -103,7 +104,9 @@ def _extract(data: bytes, filename: str, ctx: IngestContext) -> tuple[ParsedDocu
     if not parsed.supported:
         raise StopIngest(result)
     if parsed.truncated:  # kept with the version, so the librarian sees the file was cut short
-        result.note = f"Only the first {len(parsed.pages)} of {parsed.page_count} pages were read."
+        # Stored in English; pages show it in the reader's language (Translations.stored).
+        result.note = N_("Only the first %(read)s of %(total)s pages were read.") % {
+            "read": len(parsed.pages), "total": parsed.page_count}
     result.pages = [PageResult(p.number, p.text, detect_language(p.text), "text" if p.text.strip() else "none")
                     for p in parsed.pages]
     return parsed, result

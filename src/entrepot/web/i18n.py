@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어", "zh": "中文"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Translations:
     language: str
     messages: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
@@ -24,6 +26,20 @@ class Translations:
         text = self.messages.get(message)
         out = text if isinstance(text, str) and text else message
         return out % params if params else out
+
+    def stored(self, text: str) -> str:
+        """A message stored already formatted in English (a version's error, a job's note), in this
+        language: matched against the catalog's messages, its parameters carried over."""
+        if self.language == "en" or not text:
+            return text
+        exact = self.messages.get(text)
+        if isinstance(exact, str) and exact:
+            return exact
+        for pattern, message in _patterns(self):
+            match = pattern.fullmatch(text)
+            if match:
+                return self.gettext(message, **{k: self.gettext(v) for k, v in match.groupdict().items()})
+        return text
 
     def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
         forms = self.messages.get(singular)
@@ -36,6 +52,26 @@ class Translations:
             out = singular if n == 1 else plural
         params.setdefault("num", n)
         return out % params
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@functools.cache
+def _patterns(t: Translations) -> list[tuple[re.Pattern[str], str]]:
+    """Each parameterised message as a pattern that reads its parameters back out of the English text."""
+    out = []
+    for message in t.messages:
+        if isinstance(message, str) and _PLACEHOLDER.search(message):
+            parts, pos, seen = [], 0, set()
+            for m in _PLACEHOLDER.finditer(message):
+                name = m.group(1)
+                parts += [re.escape(message[pos:m.start()]), f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"]
+                seen.add(name)
+                pos = m.end()
+            parts.append(re.escape(message[pos:]))
+            out.append((re.compile("".join(parts), re.DOTALL), message))
+    return out
 
 
 def load_catalogs(locale_dir: Path = LOCALE_DIR) -> dict[str, Translations]:

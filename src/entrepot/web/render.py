@@ -45,6 +45,7 @@ def make_environment() -> Environment:
                        CATEGORIES=labels.CATEGORIES, DOC_STATUSES=labels.DOC_STATUSES,
                        LANGUAGE_LABELS=labels.LANGUAGES)
     env.filters["level"] = lambda value: Level(value).name
+    env.filters["stored_message"] = lambda text: i18n.current().stored(text) if text else text
     env.filters["pager_query"] = _pager_query
     return env
 

@@ -80,7 +80,8 @@ def document_status(ctx: LibraryManage, document_id: int) -> JSONResponse:
         versions = q.versions(s, doc.id)
         v = versions[0] if versions else None
         return JSONResponse({"status": doc.status, "state": v.state if v else None, "step": v.step if v else None,
-                             "progress": v.progress if v else 0, "error": v.error if v else None})
+                             "progress": v.progress if v else 0,
+                             "error": ctx.t.stored(v.error) if v and v.error else None})
 
 
 @router.post("/library/board/bulk")
