@@ -161,40 +161,29 @@ class _SqliteSystem(System):
             self.parallel.close()
 
 
-def _index_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, list[str], list[str], str]]:
-    from entrepot.search.service import index_rows
-
-    return [(pid, a.terms, a.grams, a.lang) for pid, a in index_rows(chunk)]
-
-
-def _warm(_: int) -> int:
-    from entrepot.search.service import index_rows
-
-    index_rows([(0, "준비 東京に 中文 ready")])
-    return 0
+def _ready(_: int) -> int:
+    return 0  # the pool's initializer has loaded the analysers by the time this runs
 
 
 class ProductSystem(System):
     """The product itself: one published document per passage in a migrated Entrepot database, indexed
-    by the product's analysis (in worker processes, as `entrepot worker` does) and queried through
+    by the product's `entrepot search reindex` (analysis in worker processes) and queried through
     `entrepot.search.service.search` as an OPEN-clearance trader, so the policy clause, facets and
     snippets are all part of every measured query."""
 
     name = "entrepot"
 
     def __init__(self, processes: int) -> None:
-        import concurrent.futures
-        import multiprocessing
+        from entrepot.search.reindex import analysis_pool
 
         self.processes = max(1, processes or os.cpu_count() or 1)
-        spawn = multiprocessing.get_context("spawn")
-        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=spawn)
+        self.pool = analysis_pool(self.processes)
 
     def prepare(self) -> None:
-        list(self.pool.map(_warm, range(self.processes)))
-        from entrepot.search.service import index_rows
+        from entrepot.search.reindex import warm
 
-        index_rows([(0, "준비 東京に 中文 ready")])
+        list(self.pool.map(_ready, range(self.processes)))
+        warm()
 
     def build(self, passages: list[Passage], workdir: Path) -> None:
         from sqlalchemy import insert
@@ -203,9 +192,7 @@ class ProductSystem(System):
         from entrepot.db import Database
         from entrepot.db.library import Document, DocumentVersion, Page
         from entrepot.db.migrate import upgrade
-        from entrepot.search.analyzers import IndexedText
-        from entrepot.search.backend import page_index
-        from entrepot.search.compact import compact
+        from entrepot.search.reindex import reindex
 
         self.path = workdir / "entrepot-product.db"
         self.db = Database(f"sqlite:///{self.path}")
@@ -221,11 +208,7 @@ class ProductSystem(System):
                                                      "filename": "p.txt", "size": 0, "state": "ready"} for i in ids])
                 c.execute(insert(Page), [{"id": i, "version_id": i, "number": 1, "text": passages[i - 1].text,
                                           "language": None, "source": "text"} for i in ids])
-        chunks = [[(i + 1, p.text) for i, p in enumerate(passages[s:s + 256], start=s)] for s in range(0, n, 256)]
-        for rows in self.pool.map(_index_chunk, chunks):
-            with self.db.write() as session:
-                page_index(session).replace(session, [(pid, IndexedText(t, g, lang)) for pid, t, g, lang in rows])
-        compact(self.db)  # as `entrepot search reindex` ends
+        reindex(self.db, pool=self.pool)  # `entrepot search reindex`, with the warmed pool
         self.principal = Principal(user_id=1, username="bench", display_name="Bench", enterprise_id=1,
                                    kind=UserKind.STAFF, status=UserStatus.ACTIVE, clearance=Level.OPEN,
                                    roles=frozenset({Role.TRADER}))

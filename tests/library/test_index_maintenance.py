@@ -1,4 +1,5 @@
-"""Merging the index's segments changes no result, and maintenance merges only a fragmented index."""
+"""Index maintenance: a rebuild in worker processes and merging segments change no result; maintenance
+merges only a fragmented index."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from entrepot.db import Database
 from entrepot.db.library import Document, DocumentVersion, Page
 from entrepot.search.backend import page_index
 from entrepot.search.compact import MAX_SEGMENTS, compact
+from entrepot.search.reindex import analysis_pool, reindex
 from entrepot.search.service import analyse, index_rows
 from entrepot.workers.maintenance import cleanup
 
@@ -80,3 +82,23 @@ def _load_in_transactions_more(db: Database) -> None:
             s.add_all(Page(id=pid, version_id=1, number=pid, text=t) for pid, t in pages)
             s.flush()
             page_index(s).replace(s, index_rows(pages))
+
+
+def test_reindex_in_worker_processes_rebuilds_the_same_index(db: Database) -> None:
+    _load_in_transactions(db, 6)
+    with db.write() as s:  # an earlier version's page: not current, so never indexed
+        s.add(DocumentVersion(id=2, document_id=1, number=0, blob="1" * 64, filename="old.txt", size=0,
+                              state="ready"))
+        s.flush()
+        s.add(Page(id=999, version_id=2, number=1, text="수출입 통계 superseded"))
+    questions = ["수출입 통계", "东京 出口", "export prices", "東京 価格", "superseded"]
+    before = [_ranking(db, q) for q in questions]
+    with db.write() as s:  # damage the index: the rebuild must not depend on what is there
+        page_index(s).remove(s, [1, 2, 3])
+    seen: list[tuple[int, int]] = []
+    with analysis_pool(1) as pool:
+        assert reindex(db, lambda done, total: seen.append((done, total)), pool=pool) == 48
+    assert seen[-1] == (48, 48)
+    assert [_ranking(db, q) for q in questions] == before
+    assert before[-1] == []
+    assert _segments(db) == 1
