@@ -307,17 +307,21 @@ def test_everything_outside_a_reviewers_scope_is_refused(world: World) -> None:
     assert han.get(f"/review/flags/{their_flag}").status_code == 404
     act = han.post(f"/review/flags/{their_flag}/act", data={"action": "clear", "note": "x", "csrf_token": csrf_of(han)})
     assert act.status_code == 404
-    denied = han.get(f"/review/conversations/{theirs}")
-    assert denied.status_code == 403 and "outside your review scope" in denied.text
+    denied = han.get(f"/review/conversations/{theirs}")  # as if missing: the number tells nothing
+    assert denied.status_code == 404 and "No such conversation." in denied.text
+    assert han.get("/review/conversations/999999").text.count("No such conversation.") == denied.text.count(
+        "No such conversation.")
     assert han.get(f"/review/conversations/{mine}").status_code == 200
     with people.db.read() as s:
         jobs_before = s.execute(select(func.count()).select_from(Job)).scalar_one()
         audit_before = s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
-    for scope, target in (("conversation", str(theirs)), ("user", "carol"), ("enterprise", "Daedong Trading")):
+    for scope, target, missing in (("conversation", str(theirs), "No such conversation."),
+                                   ("user", "carol", "No such user."),
+                                   ("enterprise", "Daedong Trading", "No such enterprise.")):
         r = han.post("/review/exports", data={"scope": scope, "target": target, "csrf_token": csrf_of(han)})
-        assert r.status_code == 403 and "outside your review scope" in r.text, (scope, r.text)
+        assert r.status_code == 404 and missing in r.text, (scope, r.text)
     held = world.hold("user", "carol", "Not mine to hold", client=han)
-    assert held.status_code == 403 and "outside your review scope" in held.text
+    assert held.status_code == 404 and "No such user." in held.text
     with people.db.read() as s:
         assert s.execute(select(func.count()).select_from(ExportJob)).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(LegalHold)).scalar_one() == 0

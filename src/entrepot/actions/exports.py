@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entrepot import audit, jobs, policy
-from entrepot.actions.retention import TARGET_KINDS, check_in_scope, resolve_target
+from entrepot.actions.retention import TARGET_KINDS, resolve_target
 from entrepot.core.config import Settings
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
@@ -34,8 +34,7 @@ def request_export(session: Session, actor: Principal, scope: str, target: str |
         raise InvalidInput("Export a conversation, a user or an enterprise.", field="scope")
     if since and until and since >= until:
         raise InvalidInput("The end of the range must come after its start.", field="until")
-    scope_id, enterprise_id = resolve_target(session, scope, target)
-    check_in_scope(session, actor, enterprise_id)
+    scope_id, enterprise_id = resolve_target(session, actor, scope, target)
     export = ExportJob(requested_by_id=actor.user_id, scope=scope, scope_id=scope_id, enterprise_id=enterprise_id,
                        since=since, until=until, state="queued", total=0, done=0)
     session.add(export)

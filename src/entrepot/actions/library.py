@@ -51,8 +51,15 @@ def _editable(session: Session, principal: Principal, document_id: int) -> Docum
     return doc
 
 
-def version_holding(session: Session, blob: str) -> DocumentVersion | None:
-    return session.execute(select(DocumentVersion).where(DocumentVersion.blob == blob).limit(1)).scalar_one_or_none()
+def version_holding(session: Session, blob: str, actor: Principal | None = None) -> DocumentVersion | None:
+    """A version holding this content, in a document the actor may read (any document, for imports
+    without an actor). A document the actor may not read is not there for them: an upload must not
+    confirm that the library holds a file above their clearance, nor name that document."""
+    query = select(DocumentVersion).where(DocumentVersion.blob == blob)
+    if actor is not None:
+        query = query.join(Document, Document.id == DocumentVersion.document_id).where(
+            policy.document_clause(actor))
+    return session.execute(query.order_by(DocumentVersion.id).limit(1)).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,11 @@ def add_document(session: Session, actor: Principal | None, file: NewFile, *, ca
                  level: str | int = Level.OPEN, collection_id: int | None = None, title: str | None = None,
                  ip: str | None = None) -> tuple[Document, bool]:
     """A new document for a stored file, queued for ingest. Returns (document, created); a file already
-    held (same content) returns its document and created=False, so imports can be re-run."""
+    held (same content) in a document the actor may read returns that document and created=False, so
+    imports can be re-run."""
     if actor is not None and not policy.allows(actor, policy.Action.LIBRARY_MANAGE):
         raise Forbidden("Only librarians and custodians can add documents.")
-    existing = version_holding(session, file.blob)
+    existing = version_holding(session, file.blob, actor)
     if existing is not None:
         return session.get(Document, existing.document_id), False  # type: ignore[return-value]
     cat = _category(category)

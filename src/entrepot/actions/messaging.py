@@ -16,6 +16,7 @@ from entrepot import audit, policy
 from entrepot.actions import archive, compliance, validate
 from entrepot.actions.accounts import principal_of
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
+from entrepot.core.messages import N_
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
@@ -221,20 +222,29 @@ def send_attachment(session: Session, actor: Principal, conversation_id: int, cl
     return msg, True
 
 
+def _member_message(session: Session, actor: Principal, message_id: int, missing: str) -> Message:
+    """The message if the actor is a current member of its conversation. A message of a conversation
+    they are not in is answered as a missing one: an id must not tell that the message exists."""
+    msg = session.get(Message, message_id)
+    if msg is None:
+        raise NotFound(missing)
+    try:
+        usable_conversation(session, actor, msg.conversation_id)
+    except NotFound:
+        raise NotFound(missing) from None
+    return msg
+
+
 def attachment_for(session: Session, actor: Principal, message_id: int) -> Message:
     """The message holding an attachment, if the actor is a current member of its conversation."""
-    msg = session.get(Message, message_id)
-    if msg is None or msg.attachment is None or msg.deleted_at is not None:
+    msg = _member_message(session, actor, message_id, N_("No such attachment."))
+    if msg.attachment is None or msg.deleted_at is not None:
         raise NotFound("No such attachment.")
-    usable_conversation(session, actor, msg.conversation_id)
     return msg
 
 
 def _own_message(session: Session, actor: Principal, message_id: int) -> Message:
-    msg = session.get(Message, message_id)
-    if msg is None:
-        raise NotFound("No such message.")
-    usable_conversation(session, actor, msg.conversation_id)
+    msg = _member_message(session, actor, message_id, N_("No such message."))
     if msg.sender_id != actor.user_id or msg.deleted_at is not None:
         raise Forbidden("You can only change your own messages.")
     return msg

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from entrepot import audit, policy
 from entrepot.actions import validate
 from entrepot.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from entrepot.core.messages import N_
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation
 from entrepot.db.retention import DEFAULT_RETENTION_DAYS, LegalHold, RetentionPolicy
@@ -24,36 +25,36 @@ HOLD_KINDS = ("user", "conversation")
 TARGET_KINDS = ("conversation", "user", "enterprise")
 
 
-def resolve_target(session: Session, kind: str, target: str | int) -> tuple[int, int]:
+_MISSING = {"conversation": N_("No such conversation."), "user": N_("No such user."),
+            "enterprise": N_("No such enterprise.")}
+
+
+def resolve_target(session: Session, actor: Principal, kind: str, target: str | int) -> tuple[int, int]:
     """(id, enterprise id) of a conversation (by number), a user (by username or number) or an
-    enterprise (by name or number). Unknown targets are a 404."""
+    enterprise (by name or number) within the reviewer's scope. Unknown targets and targets outside
+    the scope are the same 404: the answer must not tell what exists in another enterprise."""
+    if kind not in _MISSING:
+        raise InvalidInput("Choose a conversation, a user or an enterprise.", field="scope")
+    found = _lookup(session, kind, target)
+    if found is None or not policy.may_review_enterprise(session, actor, found[1]):
+        raise NotFound(_MISSING[kind])
+    return found
+
+
+def _lookup(session: Session, kind: str, target: str | int) -> tuple[int, int] | None:
     text = str(target).strip().lstrip("#")
     number = int(text) if text.isdigit() and len(text) < 12 else None
     if kind == "conversation":
         conv = session.get(Conversation, number) if number is not None else None
-        if conv is None:
-            raise NotFound("No such conversation.")
-        return conv.id, conv.enterprise_id
+        return (conv.id, conv.enterprise_id) if conv is not None else None
     if kind == "user":
         row = session.execute(select(User.id, User.enterprise_id).where(User.username == text.lower())).first()
         if row is None and number is not None:  # usernames may be digits too: the name wins
             row = session.execute(select(User.id, User.enterprise_id).where(User.id == number)).first()
-        if row is None:
-            raise NotFound("No such user.")
-        return int(row[0]), int(row[1])
-    if kind == "enterprise":
-        clause = Enterprise.id == number if number is not None else func.lower(Enterprise.name) == text.lower()
-        eid = session.execute(select(Enterprise.id).where(clause)).scalar()
-        if eid is None:
-            raise NotFound("No such enterprise.")
-        return int(eid), int(eid)
-    raise InvalidInput("Choose a conversation, a user or an enterprise.", field="scope")
-
-
-def check_in_scope(session: Session, actor: Principal, enterprise_id: int) -> None:
-    decision = policy.may_review_enterprise(session, actor, enterprise_id)
-    if not decision:
-        raise Forbidden(decision.reason or "This is outside your review scope.")
+        return (int(row[0]), int(row[1])) if row is not None else None
+    clause = Enterprise.id == number if number is not None else func.lower(Enterprise.name) == text.lower()
+    eid = session.execute(select(Enterprise.id).where(clause)).scalar()
+    return (int(eid), int(eid)) if eid is not None else None
 
 
 def retention_days(session: Session, enterprise_id: int) -> int:
@@ -93,8 +94,7 @@ def place_hold(session: Session, actor: Principal, kind: str, target: str | int,
     if kind not in HOLD_KINDS:
         raise InvalidInput("A legal hold covers a user or a conversation.", field="kind")
     text = validate.clean_text(reason, "reason", max_len=2000)
-    target_id, enterprise_id = resolve_target(session, kind, target)
-    check_in_scope(session, actor, enterprise_id)
+    target_id, enterprise_id = resolve_target(session, actor, kind, target)
     column = LegalHold.user_id if kind == "user" else LegalHold.conversation_id
     if session.execute(select(LegalHold.id).where(column == target_id, LegalHold.released_at.is_(None))).first():
         raise Conflict("This is already under a legal hold.")

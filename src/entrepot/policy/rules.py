@@ -131,10 +131,11 @@ def may_message(principal: Principal, other: User) -> Decision:
     """Messages stay inside one enterprise: colleagues and that enterprise's registered counterparts."""
     if not principal.active:
         return Decision(False, "Your account is not active.")
-    if other.status != UserStatus.ACTIVE:
-        return Decision(False, "This user cannot receive messages.")
+    # The enterprise first: whether another enterprise's user is active is not the principal's to learn.
     if other.enterprise_id != principal.enterprise_id:
         return Decision(False, "You can only message users of your own enterprise.")
+    if other.status != UserStatus.ACTIVE:
+        return Decision(False, "This user cannot receive messages.")
     if Role.REVIEWER.value in other.roles:  # they read the archive and never take part (messaging.py)
         return Decision(False, "Compliance reviewers do not take part in conversations.")
     return ALLOW

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from entrepot import policy
 from entrepot.audit.chain import ARCHIVE_PREFIX
-from entrepot.core.errors import Forbidden, NotFound
+from entrepot.core.errors import NotFound
 from entrepot.core.types import Principal
 from entrepot.db.compliance import Flag, FlagNote, LexiconRule, TopicSetting
 from entrepot.db.messaging import Conversation
@@ -66,13 +66,11 @@ def reviewable_enterprises(session: Session, principal: Principal) -> list[Enter
 
 
 def conversation(session: Session, principal: Principal, conversation_id: int) -> Conversation:
-    """The conversation a reviewer asks to read: 404 if missing, 403 if outside their scope."""
+    """The conversation a reviewer asks to read; one outside their scope is as missing (404), so
+    its number tells nothing about another enterprise."""
     conv = session.get(Conversation, conversation_id)
-    if conv is None:
+    if conv is None or not policy.may_review_enterprise(session, principal, conv.enterprise_id):
         raise NotFound("No such conversation.")
-    decision = policy.may_review_enterprise(session, principal, conv.enterprise_id)
-    if not decision:
-        raise Forbidden(decision.reason or "This is outside your review scope.")
     return conv
 
 
