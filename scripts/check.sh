@@ -4,7 +4,7 @@
 #   mypy           types of src/
 #   bandit         security lint of src/ (scripts/bandit.yaml says which rules are skipped and why)
 #   import-linter  the layer contracts in .importlinter
-#   pip-audit      known vulnerabilities in the installed dependencies (needs the vulnerability service;
+#   pip-audit      known vulnerabilities in the locked dependencies, requirements.lock (needs the vulnerability service;
 #                  where it cannot be reached the summary says so loudly, and the run does not fail on it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ fi
 
 echo "==> pip-audit"
 report=$(mktemp)
-"$BIN/pip-audit" --skip-editable --progress-spinner off -f json -o "$report" >/dev/null 2>&1
+"$BIN/pip-audit" -r requirements.lock --no-deps --disable-pip --progress-spinner off -f json -o "$report" >/dev/null 2>&1
 "$BIN/python" - "$report" <<'PY'
 import json, sys
 

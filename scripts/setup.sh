@@ -46,8 +46,8 @@ fi
 say "Installing the Python package"
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 if [ $with_tests = 1 ]; then
-  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -m pip install -q -c requirements.lock -e '.[test]' 2>&1 | grep -v "is ignored" || true
 else
-  .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -m pip install -q -c requirements.lock -e . 2>&1 | grep -v "is ignored" || true
 fi
 .venv/bin/entrepot --version >/dev/null
