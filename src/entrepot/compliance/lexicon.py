@@ -196,7 +196,7 @@ class Lexicon:
         family = language_family(language)
         found: dict[int, Match] = {}
         toks = tokens_of(text) if tokens is None else tokens
-        folded: tuple[str, list[int]] | None = None
+        folded: tuple[str, Sequence[int]] | None = None
         for pos, length, rule in self.index.find(toks):
             if rule.id in found or (rule.language is not None and language_family(rule.language) != family):
                 continue
@@ -240,7 +240,7 @@ def _token_pattern(token: str) -> str:
     return regex.escape(token)
 
 
-def fold(text: str) -> tuple[str, list[int]]:
+def fold(text: str) -> tuple[str, Sequence[int]]:
     """The text as the analysers see it (NFKC, case folded, simplified Chinese) and, for each folded
     character, the index of the original one."""
     if text.isascii():
@@ -255,7 +255,7 @@ def fold(text: str) -> tuple[str, list[int]]:
 
 
 def locate(
-    text: str, seq: Sequence[str], folded: tuple[str, list[int]] | None = None
+    text: str, seq: Sequence[str], folded: tuple[str, Sequence[int]] | None = None
 ) -> tuple[str, int, int]:
     """Where in the original text the matched words first occur, for the reviewer's highlight.
     Words may be separated by spaces, punctuation or (Korean) particles; a stem the text does not
