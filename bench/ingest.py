@@ -1,6 +1,6 @@
 """Ingest benchmark: text documents through the worker processes, and OCR of scanned pages.
 
-    .venv/bin/python bench/ingest.py [--corpus DIR] [--pages N] [--workers N] [--langs ko,en]
+    .venv/bin/python bench/ingest.py [--corpus DIR] [--pages N] [--repeat N] [--workers N] [--langs ko,en]
                                      [--text-docs N] [--text-workers N] [--skip-ocr]
 
 Text section: corpus passages of all five languages, interleaved, stored as .txt documents and run
@@ -13,7 +13,8 @@ with bare single-language ``tesseract`` given the right language (CLI, default p
 OMP_THREAD_LIMIT=1). CER = Levenshtein distance on whitespace-stripped text / reference length.
 Both wall-clock and CPU seconds per page are reported (ours: the OCR worker's CPU plus the
 calling thread's; bare: the tesseract process's): on a shared, busy machine the wall-clock ratio
-swings with the load, the CPU ratio much less.
+swings with the load, the CPU ratio much less. "det cpu" is the part of ours spent detecting the
+language (the OCR worker's CPU on the sample strips).
 
 Prints a table and one final JSON line:
 {"bench": "ingest", "text_docs_per_s": <float; null unless all ready>,
@@ -103,6 +104,7 @@ def _ocr_task(engine: TesseractEngine, png: Path, ref: str, lang: str, variant: 
             results["conf"] = page.confidence
             results["psm"] = page.psm
             results["detect_s"] = page.detection.seconds if page.detection else 0.0
+            results["detect_cpu"] = page.detection.cpu_seconds if page.detection else 0.0
         else:
             text, secs, cpu = bare_tesseract(png, lang)
             results["bare_s"] = secs
@@ -111,7 +113,7 @@ def _ocr_task(engine: TesseractEngine, png: Path, ref: str, lang: str, variant: 
     return results
 
 
-def bench_ocr(corpus: Path, pages: int, workers: int, langs: list[str]) -> dict:
+def bench_ocr(corpus: Path, pages: int, workers: int, langs: list[str], repeat: int = 1) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
         tasks = []
         for lang in langs:
@@ -121,14 +123,16 @@ def bench_ocr(corpus: Path, pages: int, workers: int, langs: list[str]) -> dict:
                     png = Path(tmp) / f"{lang}-{i}-{variant}.png"
                     img.save(png, dpi=(300, 300))
                     tasks.append((png, rendered.text, lang, variant))
+        # (task, order key): each page once per repeat, which system goes first alternating per repeat too
+        runs = [(t, i + r) for r in range(repeat) for i, t in enumerate(tasks)]
         engines = [TesseractEngine(OcrContext(page_timeout_s=300, temp_dir=Path(tmp))) for _ in range(workers)]
         t_start = time.monotonic()
         try:
             if workers == 1:
-                rows = [_ocr_task(engines[0], *t, i) for i, t in enumerate(tasks)]
+                rows = [_ocr_task(engines[0], *t, k) for t, k in runs]
             else:
                 with ThreadPoolExecutor(workers) as pool:
-                    futs = [pool.submit(_ocr_task, engines[i % workers], *t, i) for i, t in enumerate(tasks)]
+                    futs = [pool.submit(_ocr_task, engines[i % workers], *t, k) for i, (t, k) in enumerate(runs)]
                     rows = [f.result() for f in futs]
         finally:
             for e in engines:
@@ -138,7 +142,7 @@ def bench_ocr(corpus: Path, pages: int, workers: int, langs: list[str]) -> dict:
     out: dict = {}
     print(
         f"{'lang':8} {'pages':>5} {'s/page':>7} {'tess s/p':>8} {'ratio':>6} {'cpu s/p':>7} {'tess cpu':>8} "
-        f"{'cpu rat':>7} {'detect s':>8} "
+        f"{'cpu rat':>7} {'detect s':>8} {'det cpu':>7} "
         f"{'CER':>6} {'CERnoisy':>8} {'tessCER':>7} {'tessCERn':>8} {'lang ok':>7} {'conf':>5}"
     )
     for lang in langs:
@@ -161,19 +165,20 @@ def bench_ocr(corpus: Path, pages: int, workers: int, langs: list[str]) -> dict:
             "tesseract_cer": round(mean([r["bare_cer"] for r in clean]), 4),
             "tesseract_cer_noisy": round(mean([r["bare_cer"] for r in noisy]), 4),
             "detect_s_per_page": round(mean([r["detect_s"] for r in rs]), 3),
+            "detect_cpu_s_per_page": round(mean([r["detect_cpu"] for r in rs]), 3),
             "language_accuracy": round(mean([float(r["detected"] == lang) for r in rs]), 3),
-            "pages": len(rs),
+            "pages": len(rs) // repeat,
         }
         out[lang] = d
         print(
             f"{lang:8} {d['pages']:5d} {d['s_per_page']:7.2f} {d['tesseract_s_per_page']:8.2f} "
             f"{d['s_per_page'] / d['tesseract_s_per_page']:6.2f} {d['cpu_s_per_page']:7.2f} "
             f"{d['tesseract_cpu_s_per_page']:8.2f} {d['cpu_s_per_page'] / d['tesseract_cpu_s_per_page']:7.2f} "
-            f"{d['detect_s_per_page']:8.2f} "
+            f"{d['detect_s_per_page']:8.2f} {d['detect_cpu_s_per_page']:7.2f} "
             f"{d['cer']:6.3f} {d['cer_noisy']:8.3f} {d['tesseract_cer']:7.3f} {d['tesseract_cer_noisy']:8.3f} "
             f"{d['language_accuracy']:7.2f} {mean([r['conf'] for r in rs]):5.1f}"
         )
-    print(f"# {len(rows)} pages, {workers} worker(s), wall {wall:.1f} s")
+    print(f"# {len(rows)} page readings, {workers} worker(s), wall {wall:.1f} s")
     return out
 
 
@@ -322,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=default_corpus())
     ap.add_argument("--pages", type=int, default=3, help="pages per language (each also noisy)")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=1, help="read every page this many times with each system "
+                    "(at a load of 3-4 on 2 cores one pass's CPU ratio swings by about +-4 %%)")
     ap.add_argument("--langs", default=",".join(CORPORA))
     ap.add_argument("--text-docs", type=int, default=2000, help="text documents for the throughput part")
     ap.add_argument("--text-workers", type=int, default=0, help="worker processes (default: one per core)")
@@ -333,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     langs = [x for x in args.langs.split(",") if x]
     text_rate = bench_text_docs(args)
-    ocr = {} if args.skip_ocr else bench_ocr(args.corpus, args.pages, max(1, args.workers), langs)
+    ocr = {} if args.skip_ocr else bench_ocr(args.corpus, args.pages, max(1, args.workers), langs, max(1, args.repeat))
     result = {"bench": "ingest", "text_docs_per_s": text_rate, "ocr": ocr}
     print(json.dumps(result, ensure_ascii=False))
     return 0

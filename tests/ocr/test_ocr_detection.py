@@ -10,6 +10,7 @@ from PIL import Image
 
 from entrepot.ocr import OcrContext, TesseractEngine
 from entrepot.ocr.render import render_page, scan_noise
+from entrepot.ocr.tesseract import STRIP_PHASES
 
 from .samples import SAMPLES
 
@@ -37,8 +38,9 @@ def test_detects_a4_page_with_few_readings(engine: TesseractEngine, lang: str, n
     elif lang == "ko":
         assert "kor" in det.passes and len(det.passes) <= 3, det
     else:
-        # sequential test: at most 5 jpn strips, 3 chi_sim/chi_tra pairs and one kor check
-        assert det.passes.count("jpn") <= 5 and det.passes.count("kor") <= 1, det
+        # sequential test: at most one jpn reading per strip phase, 3 chi_sim/chi_tra pairs and
+        # one kor check
+        assert det.passes.count("jpn") <= len(STRIP_PHASES) and det.passes.count("kor") <= 1, det
         assert det.passes.count("chi_sim") == det.passes.count("chi_tra") <= 3, det
     assert 0 < det.cpu_seconds < 10
 
@@ -94,10 +96,14 @@ def _corpus_page(lang: str, first: int, *, noisy: bool, variant: int, seed: int)
         ("zh-Hant", 532, True, 4, 1004),
         ("zh-Hans", 524, False, 3, 0),
         ("zh-Hans", 524, True, 3, 1003),
+        # serif and sans pages that counting every jpn symbol alike, then the votes, took for
+        # traditional (jpn misreads simplified glyphs as traditional-only characters, unsure)
+        ("zh-Hans", 364, False, 3, 0),
+        ("zh-Hans", 420, False, 10, 0),
     ],
 )
 def test_hard_chinese_pages(engine: TesseractEngine, lang: str, first: int, noisy: bool, variant: int, seed: int) -> None:
     """Corpus pages whose jpn readings hardly tell the variants apart (found while tuning):
-    the chi_sim/chi_tra votes must settle them."""
+    the further strips (or the chi_sim/chi_tra votes) must settle them."""
     det = engine.detect_language(_corpus_page(lang, first, noisy=noisy, variant=variant, seed=seed))
     assert det.language == lang, det

@@ -13,7 +13,7 @@ from entrepot.ocr.scripts import (
     variant_counts,
     variant_votes,
 )
-from entrepot.ocr.tesseract import STRIP_PHASES, _parse_tsv, pick_lines
+from entrepot.ocr.tesseract import STRIP_PHASES, _summarize, pick_lines
 
 
 def test_count_scripts() -> None:
@@ -27,8 +27,10 @@ def test_traditional_share() -> None:
 
 
 def test_variant_counts() -> None:
-    # 這/說 traditional-only, 说 simplified-only, 是 shared; kana and Latin are not Han
-    assert variant_counts("這是說说かa") == (2, 1, 4)
+    # 這/說 traditional-only, 说 simplified-only, 是 shared; kana and Latin are not Han;
+    # a symbol below the confidence bound counts as unsure
+    symbols = [("這", 95.0), ("是", 99.0), ("說", 40.0), ("说", 91.0), ("か", 99.0), ("a", 99.0)]
+    assert variant_counts(symbols, 90) == (1, 1, 1, 0, 4)
 
 
 def test_strip_phases_take_different_lines() -> None:
@@ -57,11 +59,12 @@ def test_cer() -> None:
     assert cer("", "") == 0
 
 
-def test_parse_tsv() -> None:
-    tsv = "5\t1\t1\t1\t1\t1\t0\t0\t10\t10\t90\tab\n5\t1\t1\t1\t1\t2\t0\t0\t10\t10\t60\tc\n"
-    conf, chars, words, lines, short = _parse_tsv(tsv)
-    assert (chars, words, lines) == (3, 2, 1)
-    assert conf == pytest.approx(80)
+def test_summarize_reading() -> None:
+    # confidence weighted by word length; blank lines are not lines; "x" is a short line
+    conf, chars, words, lines, short = _summarize("ab c\n\nx\n", [(2, 90.0), (1, 60.0), (1, 30.0)])
+    assert (chars, words, lines, short) == (4, 3, 2, 1)
+    assert conf == pytest.approx(67.5)
+    assert _summarize("", []) == (0.0, 0, 0, 0, 0)
 
 
 def test_context_validation() -> None:

@@ -5,8 +5,9 @@ once per page. Protocol over stdin/stdout, one request at a time:
 
     request:  one JSON line {"op": "ocr", "lang", "psm", "width", "height", "dpi", "nbytes"}
               followed by ``nbytes`` raw 8-bit grayscale pixels (row-major, no padding)
-    response: one JSON line {"ok": true, "text", "tsv", "conf", "symbols", "cpu"} or {"ok": false, "error"}
-              (``cpu``: CPU seconds this worker spent on the request)
+    response: one JSON line {"ok": true, "text", "words", "symbols", "cpu"} or {"ok": false, "error"}
+              (``words``: [characters, confidence] per word; ``cpu``: CPU seconds this worker
+              spent on the request)
 
 The parent enforces time limits by killing this process. OMP_THREAD_LIMIT must be set to 1 in
 its environment (the parent does it): with OpenMP threads a page can take ten times longer
@@ -57,7 +58,7 @@ def main(argv: list[str]) -> int:
                     api = apis.get(lang)
                     if api is None:
                         api = apis[lang] = TessApi(lib, lang, datapath)
-                    text, tsv, conf, syms = api.recognize(
+                    text, words, syms = api.recognize(
                         payload,
                         int(req["width"]),
                         int(req["height"]),
@@ -65,7 +66,7 @@ def main(argv: list[str]) -> int:
                         int(req["psm"]),
                         bool(req.get("symbols")),
                     )
-                    resp = {"ok": True, "text": text, "tsv": tsv, "conf": conf, "symbols": syms,
+                    resp = {"ok": True, "text": text, "words": words, "symbols": syms,
                             "cpu": round(time.process_time() - cpu0, 4)}
                 else:
                     resp = {"ok": False, "error": f"unknown op {req['op']!r}"}

@@ -7,14 +7,15 @@ Pipeline for one page:
    full resolution and stack them into a small strip (about 32 characters); further strips
    take other lines.
 2. detect, reading strips only as long as the evidence is unclear (recognition costs about
-   3-5 ms a character, so every strip reading counts): the Japanese model reads the first
+   2-3 ms a character, so every strip reading counts): the Japanese model reads the first
    strip (kana -> ja, mostly Latin -> en); a poor reading there (Hangul read by jpn) sends it to
    the Korean model (confident -> ko); a Han reading starts a sequential simplified/traditional
    test (see ZH_*): the traditional-only vs simplified-only characters of the jpn readings of
-   up to three strips, then chi_sim vs chi_tra votes on the same strips, until the sum is
-   clear. Measured cost: 2-5 % of the page's recognition (ja, en: one jpn strip; ko: jpn and
-   kor strips; Chinese: 2-3 strip readings on average). Tesseract OSD (--psm 0) was measured
-   at 1-1.7 s a page, so it is not used, and it does not tell simplified from traditional.
+   up to eight strips, then chi_sim vs chi_tra votes, until the sum is clear. Measured cost:
+   2-5 % of the page's recognition (ja, en: one jpn strip, 0.07 s CPU; ko: jpn and kor strips,
+   0.2 s; Chinese: 2.6 jpn strips on average, 0.18 s, up to 8 on hard pages). Tesseract OSD
+   (--psm 0) was measured at 1-1.7 s a page, so it is not used, and it does not tell
+   simplified from traditional.
 3. recognise the whole page with exactly one model: psm 6 first for Korean (psm 3 lost up to
    87 % of a clean Korean page), psm 3 first for the others; if the result is fragmented or
    poor, the other mode is tried and the better (sum of confidence x characters) kept.
@@ -78,25 +79,32 @@ ZH_ROUTE_CONF = (60, 48)  # mean jpn confidence of one strip / of several: below
 # Chinese models read a strip confidently, the Korean model must rule Korean out
 # Simplified vs traditional: a sequential test adding evidence strip by strip (positive:
 # traditional) until it passes +-ZH_SURE, cheapest evidence first:
-#   jpn reading (0.1 s a strip; free for the first): ZH_JPN_WEIGHT x (T - S - ZH_JPN_BIAS x Han)
-#     with T, S the traditional-only / simplified-only characters (scripts.variant_counts); a
-#     Poisson log-likelihood ratio fitted on 4-line strips (per Han character T 0.068 and S
-#     0.089 on simplified, T 0.239 and S 0.024 on traditional print); per 2-line strip it was
-#     -3.2 +- 2.6 on simplified and +5.7 +- 3.5 on traditional pages;
-#   chi_sim and chi_tra readings of the same strip (0.35 s): each aligned pair of variant
+#   jpn reading (0.07 s a strip; free for the first): a Poisson log-likelihood ratio over its
+#     traditional-only / simplified-only Han symbols, each weighted by whether jpn was sure of
+#     it (ZH_JPN_LLR, see scripts.variant_counts), minus ZH_JPN_PER_HAN per Han symbol.
+#     Fitted on 220 pages (corpus passages apart from the benchmark's, Noto Sans and Serif,
+#     clean and scan-like); per 2-line strip it was -4.2 +- 3.1 on simplified and +5.2 +- 3.8
+#     on traditional pages. Counting all symbols alike (the earlier rule) gave -3.6 +- 2.8 and
+#     +4.4 +- 3.1, and needed the votes below on 11 of those pages, of which it got 2 wrong;
+#   chi_sim and chi_tra readings of the same strip (0.21 s): each aligned pair of variant
 #     characters (说/說) votes for the surer model; ZH_VOTE_WEIGHT x (votes_tra - votes_sim
-#     + ZH_CONF_WEIGHT x (conf_tra - conf_sim) - ZH_VOTE_BIAS); -4.8 +- 3.2 vs +4.9 +- 3.1.
-# On 64 pages the test stopped after 2-3 strip readings on average, without an error.
-ZH_JPN_WEIGHT = 1.3
-ZH_JPN_BIAS = 0.08
+#     + ZH_CONF_WEIGHT x (conf_tra - conf_sim) - ZH_VOTE_BIAS); -4.6 +- 3.4 vs +4.3 +- 3.3.
+#     Three times dearer per unit of evidence than jpn strips, and misleading on some serif
+#     pages (chi_tra reads simplified glyphs as their traditional forms, 99 % sure): only for
+#     pages whose jpn strips ran out.
+# On the 220 pages the test stopped after 2.6 jpn strip readings on average (0.18 s of CPU,
+# the first strip included; at most 7), all right, none needing votes.
+ZH_JPN_SURE_CONF = 90.0  # jpn symbol confidence from which a variant character counts as sure
+ZH_JPN_LLR = (1.6, 0.4, -1.7, -0.7)  # traditional-only sure, unsure; simplified-only sure, unsure
+ZH_JPN_PER_HAN = 0.095
 ZH_VOTE_WEIGHT = 1.2
 ZH_CONF_WEIGHT = 0.1
 ZH_VOTE_BIAS = 1.1
 ZH_SURE = 8.0
 # Strip phases (which lines a strip takes); the first is the script strip. The jpn evidence
-# gives about three times more separation per second than the votes, so it goes first.
-STRIP_PHASES = (0.25, 0.75, 0.5, 0.125, 0.625)
-ZH_STEPS = (("jpn", 1), ("jpn", 2), ("jpn", 3), ("jpn", 4), ("votes", 0), ("votes", 1), ("votes", 2))
+# gives about three times more separation per second than the votes, so all jpn strips go first.
+STRIP_PHASES = (0.25, 0.75, 0.5, 0.125, 0.625, 0.375, 0.875, 0.0625)
+ZH_STEPS = tuple(("jpn", i) for i in range(1, len(STRIP_PHASES))) + (("votes", 0), ("votes", 1), ("votes", 2))
 
 SAMPLE_LINES = 2
 SAMPLE_CHARS = 16  # piece width in line heights (~ CJK characters)
@@ -119,32 +127,15 @@ class _Recognition:
         return self.confidence * self.chars
 
 
-def _parse_tsv(tsv: str) -> tuple[float, int, int, int, int]:
-    """(weighted mean conf, chars, words, lines, lines with <= 2 chars) from tesseract TSV."""
-    total = 0.0
-    chars = 0
-    words = 0
-    per_line: dict[tuple[str, str, str, str], int] = {}
-    for row in tsv.splitlines():
-        cols = row.split("\t")
-        if len(cols) < 12 or cols[0] != "5":
-            continue
-        word = cols[11].strip()
-        try:
-            conf = float(cols[10])
-        except ValueError:
-            continue
-        if not word or conf < 0:
-            continue
-        n = len(word)
-        total += conf * n
-        chars += n
-        words += 1
-        key = (cols[1], cols[2], cols[3], cols[4])
-        per_line[key] = per_line.get(key, 0) + n
-    mean = total / chars if chars else 0.0
-    short = sum(1 for n in per_line.values() if n <= 2)
-    return mean, chars, words, len(per_line), short
+def _summarize(text: str, words: list[tuple[int, float]]) -> tuple[float, int, int, int, int]:
+    """(character-weighted mean word confidence, chars, words, lines, lines with <= 2 chars)
+    of one reading: ``words`` are the worker's [(characters, confidence)], lines those of
+    ``text`` that hold any character (the figures tesseract's TSV gave, without rendering it)."""
+    chars = sum(n for n, _ in words)
+    mean = sum(n * conf for n, conf in words) / chars if chars else 0.0
+    per_line = [n for n in (len("".join(ln.split())) for ln in text.splitlines()) if n]
+    short = sum(1 for n in per_line if n <= 2)
+    return mean, chars, len(words), len(per_line), short
 
 
 def _load_image(image: ImageInput) -> Image.Image:
@@ -413,9 +404,9 @@ class TesseractEngine:
             self.context.page_timeout_s,
         )
         self._cpu += float(resp.get("cpu") or 0.0)
-        conf, chars, words, lines, short = _parse_tsv(resp["tsv"])
+        stats = _summarize(resp["text"], [(int(n), float(c)) for n, c in resp.get("words") or []])
         syms = [(str(c), float(x)) for c, x in resp.get("symbols") or []]
-        return _Recognition(resp["text"], conf, chars, words, lines, short, psm, model, syms)
+        return _Recognition(resp["text"], *stats, psm, model, syms)
 
     # -- detection ---------------------------------------------------------------------------
     def _allowed(self, ranked: Sequence[str]) -> str:
@@ -447,7 +438,7 @@ class TesseractEngine:
             return done(None, None, "no text lines")
         if len(langs) == 1:
             return done(next(iter(langs)), None, "only language allowed")
-        rj = read(0, "jpn")
+        rj = read(0, "jpn", True)  # its symbols feed the simplified/traditional test
         assert rj is not None
         cj = count_scripts(rj.text)
         if cj.letters == 0:
@@ -509,8 +500,8 @@ class TesseractEngine:
         confirmed = False  # the Chinese models read a strip confidently: not Korean
 
         def jpn_evidence(r: _Recognition) -> float:
-            t, s, n = variant_counts(r.text)
-            return ZH_JPN_WEIGHT * (t - s - ZH_JPN_BIAS * n)
+            *counts, n = variant_counts(r.symbols, ZH_JPN_SURE_CONF)
+            return sum(w * c for w, c in zip(ZH_JPN_LLR, counts, strict=True)) - ZH_JPN_PER_HAN * n
 
         score = jpn_evidence(first)
         parts.append(f"jpn {score:+.1f}")
@@ -518,7 +509,7 @@ class TesseractEngine:
             if abs(score) >= ZH_SURE or len(zh) == 1:
                 break
             if kind == "jpn":
-                r = read(index, "jpn")
+                r = read(index, "jpn", True)
                 if r is None:
                     continue
                 jconfs.append(r.confidence)
