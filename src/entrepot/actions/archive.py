@@ -21,10 +21,10 @@ def chain_of(conversation_id: int) -> str:
 def record(session: Session, conversation_id: int, action: str, actor: Principal | None,
            details: dict[str, Any], message_id: int | None = None) -> None:
     """Append to the conversation's chain and index the record's text for reviewers' search."""
-    rec = audit.append(session, action, actor=actor, target_type="message" if message_id else "conversation",
-                       target_id=message_id or conversation_id, details=details, chain=chain_of(conversation_id),
-                       model=ArchiveRecord)
-    message_search.index_archive_record(session, rec)
+    record_id = audit.append(session, action, actor=actor, target_type="message" if message_id else "conversation",
+                             target_id=message_id or conversation_id, details=details,
+                             chain=chain_of(conversation_id), model=ArchiveRecord)
+    message_search.index_archive_record(session, record_id, action, details)
 
 
 def message_details(m: Message) -> dict[str, Any]:

@@ -9,13 +9,14 @@ never stored: this module only says who may receive one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from entrepot import policy
 from entrepot.actions import archive
-from entrepot.actions.messaging import MAX_MEMBERS, _check_partner, _members, emit, usable_conversation
+from entrepot.actions.messaging import MAX_MEMBERS, _check_partner, _member_ids, emit, usable_conversation
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation, Member, Message
@@ -43,7 +44,7 @@ def add_members(session: Session, actor: Principal, conversation_id: int, user_i
         raise InvalidInput("Choose between 1 and %(n)s people.", field="user_ids", n=MAX_MEMBERS)
     for uid in wanted:
         _check_partner(session, actor, uid, ip, conversation=conv)
-    current = {m.user_id for m in _members(session, conv.id)}
+    current = set(_member_ids(session, conv.id))
     new = [uid for uid in wanted if uid not in current]
     if not new:
         raise InvalidInput("They are already members of this conversation.", field="user_ids")
@@ -78,7 +79,7 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
     action = "conversation.member_leave" if user_id == actor.user_id else "conversation.member_remove"
     archive.record(session, conv.id, action, actor,
                    {"user_id": user_id, "name": _names(session, [user_id])[0]})
-    emit(session, [m.user_id for m in _members(session, conv.id)], "members",
+    emit(session, _member_ids(session, conv.id), "members",
          {"conversation_id": conv.id, "added": [], "removed": [user_id]})
     # No conversation_id in this payload: delivery must not drop it now that they are out.
     emit(session, [user_id], "conversation.removed", {"removed_from": conv.id})
@@ -87,17 +88,18 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
 def mark_delivered(session: Session, actor: Principal, marks: dict[int, int]) -> None:
     """The actor's page acknowledged message events up to these ids (conversation -> message id).
     The senders of the newly delivered messages are told; marks only ever rise."""
-    for conversation_id, up_to in sorted(marks.items()):
-        conv = session.get(Conversation, conversation_id)
-        member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
-        if conv is None or member is None or not policy.may_use_conversation(actor, conv, member):
-            continue
-        if up_to <= member.delivered_up_to:
+    mine = session.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
+                           .where(Member.user_id == actor.user_id, Conversation.id.in_(sorted(marks)))
+                           .order_by(Conversation.id)).all()  # one query for all of them: receipts come in floods
+    for conv, member in mine:
+        conversation_id, up_to = conv.id, marks[conv.id]
+        if not policy.may_use_conversation(actor, conv, member) or up_to <= member.delivered_up_to:
             continue
         since, member.delivered_up_to = member.delivered_up_to, up_to
-        senders = session.execute(select(Message.sender_id).distinct().where(
-            Message.conversation_id == conversation_id, Message.id > since, Message.id <= up_to,
-            Message.sender_id != actor.user_id)).scalars().all()
+        messages = cast(Table, Message.__table__)  # Core: no flush of the marks before each lookup
+        senders = session.execute(select(messages.c.sender_id).distinct().where(
+            messages.c.conversation_id == conversation_id, messages.c.id > since, messages.c.id <= up_to,
+            messages.c.sender_id != actor.user_id)).scalars().all()
         if senders:
             emit(session, senders, "delivered",
                  {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})
@@ -106,7 +108,7 @@ def mark_delivered(session: Session, actor: Principal, marks: dict[int, int]) ->
 def typing_recipients(session: Session, actor: Principal, conversation_id: int) -> list[int]:
     """The other current members, if the actor may write in the conversation (else NotFound/Forbidden)."""
     usable_conversation(session, actor, conversation_id)
-    return [m.user_id for m in _members(session, conversation_id) if m.user_id != actor.user_id]
+    return [uid for uid in _member_ids(session, conversation_id) if uid != actor.user_id]
 
 
 def may_receive(session: Session, principal: Principal, conversation_id: int) -> bool:

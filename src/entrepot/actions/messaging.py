@@ -3,18 +3,18 @@ logs, and the wake-up for their connections is sent only after commit."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
 from entrepot.actions import archive, compliance, validate
-from entrepot.actions.accounts import principal_of
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.messages import N_
 from entrepot.core.types import Principal
@@ -33,53 +33,81 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[str, Any]) -> None:
-    """Append an event to each user's log, numbered per user; wake their connections after commit.
+#: In a session's `info`, a list that collects emitted events instead of writing them one by one;
+#: the group writer numbers and stores a whole batch's events at once (`store_events`).
+DEFERRED_EVENTS = "deferred_events"
+Event = tuple[list[int], str, dict[str, Any]]  # (user ids, event type, payload)
 
-    A few Core statements whatever the number of members (the per-member ORM round trips were most of
-    a send's cost): lock the counters in user order (no deadlock between two senders on PostgreSQL),
-    raise them with one UPDATE .. RETURNING, insert the event rows in one executemany."""
+
+def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[str, Any]) -> None:
+    """Append an event to each user's log, numbered per user; wake their connections after commit."""
     users = sorted(set(user_ids))
     if not users:
         return
-    seqs = _next_seqs(session, users)
-    now = _now()
-    rows = [{"user_id": uid, "seq": seqs[uid], "type": type_, "payload": payload, "created_at": now}
-            for uid in users]
+    deferred = session.info.get(DEFERRED_EVENTS)
+    if deferred is not None:
+        deferred.append((users, type_, payload))
+    else:
+        store_events(session, [(users, type_, payload)])
+
+
+def store_events(session: Session, events: list[Event]) -> None:
+    """Number and store events in order: a few Core statements for any number of events and members
+    (counters read and locked at once, raised in one executemany, the rows in another). Each event
+    goes to `info["emitted"]` with its numbers, for the fan-out after commit."""
+    counts = Counter(uid for users, _type, _payload in events for uid in users)
+    if not counts:
+        return
+    last = _reserve_seqs(session, counts)
+    now, rows = _now(), []
+    emitted = session.info.setdefault("emitted", [])
+    for users, type_, payload in events:
+        seqs = {}
+        for uid in users:
+            last[uid] = seqs[uid] = last[uid] + 1
+            rows.append({"user_id": uid, "seq": seqs[uid], "type": type_, "payload": payload, "created_at": now})
+        emitted.append((type_, payload, seqs))
     session.execute(insert(cast(Table, UserEvent.__table__)), rows)
-    session.info.setdefault("emitted", []).append((type_, payload, seqs))
     bus = session.info.get("bus")
     if bus is not None and not session.info.get("push"):  # "push": the group writer's fan-out delivers
-        session.info.setdefault("after_commit", []).append(lambda: bus.notify(users))
+        woken = sorted(counts)
+        session.info.setdefault("after_commit", []).append(lambda: bus.notify(woken))
 
 
-def _next_seqs(session: Session, users: list[int]) -> dict[int, int]:
-    """Each user's next event number, counters created on first use; the rows stay locked until commit."""
+def _reserve_seqs(session: Session, counts: Counter[int]) -> dict[int, int]:
+    """Raise each user's event counter by `counts[user]` (created on first use) and return the values
+    before. The rows stay locked until commit: on PostgreSQL FOR UPDATE in user order, so two writers
+    never deadlock; SQLite write transactions hold the database lock (BEGIN IMMEDIATE)."""
     counters = cast(Table, EventCounter.__table__)
     postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:  # SQLite write transactions already hold the database lock (BEGIN IMMEDIATE)
-        session.execute(select(counters.c.user_id).where(counters.c.user_id.in_(users))
-                        .order_by(counters.c.user_id).with_for_update())
-    raise_ = (update(counters).where(counters.c.user_id.in_(users))
-              .values(last_seq=counters.c.last_seq + 1).returning(counters.c.user_id, counters.c.last_seq))
-    seqs = {int(u): int(s) for u, s in session.execute(raise_)}
-    missing = [u for u in users if u not in seqs]
+    users = sorted(counts)
+
+    def locked(ids: list[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for start in range(0, len(ids), 1000):
+            query = (select(counters.c.user_id, counters.c.last_seq)
+                     .where(counters.c.user_id.in_(ids[start:start + 1000])).order_by(counters.c.user_id))
+            found.update((int(u), int(s)) for u, s in session.execute(query.with_for_update() if postgres else query))
+        return found
+
+    last = locked(users)
+    missing = [u for u in users if u not in last]
     if missing:
         upsert = pg_insert if postgres else sqlite_insert
         session.execute(upsert(counters).values([{"user_id": u, "last_seq": 0} for u in missing])
                         .on_conflict_do_nothing())
-        again = raise_.where(counters.c.user_id.in_(missing))
-        seqs.update({int(u): int(s) for u, s in session.execute(again)})
-    return seqs
+        last.update(locked(missing))
+    raise_ = update(counters).where(counters.c.user_id == bindparam("uid")).values(last_seq=bindparam("seq"))
+    session.execute(raise_, [{"uid": u, "seq": last[u] + counts[u]} for u in users])
+    return last
 
 
-def message_payload(m: Message, sender: User | None = None,
-                    reply: dict[str, Any] | None = None) -> dict[str, Any]:
+def message_payload(m: Message, sender: str | None = None, reply: dict[str, Any] | None = None) -> dict[str, Any]:
     """What members see of a message; `rich` is its formatting as plain data (see messaging.richtext)
     and `reply_to` a short preview of the message it answers."""
     body = "" if m.deleted_at else m.body
     return {"id": m.id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
-            "sender": sender.display_name if sender else None, "client_id": m.client_id, "kind": m.kind,
+            "sender": sender, "client_id": m.client_id, "kind": m.kind,
             "body": body, "rich": rich(body), "reply_to_id": m.reply_to_id, "reply_to": reply,
             "attachment": m.attachment, "quote": m.quote, "duration_s": m.duration_s,
             "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
@@ -94,9 +122,11 @@ def reply_of(session: Session, m: Message) -> dict[str, Any] | None:
     return reply_preview(parent, sender.display_name if sender else None)
 
 
-def _members(session: Session, conversation_id: int) -> list[Member]:
-    return list(session.execute(select(Member).where(Member.conversation_id == conversation_id,
-                                                     Member.left_at.is_(None))).scalars())
+def _member_ids(session: Session, conversation_id: int) -> list[int]:
+    session.flush()  # membership changed in this session counts (cheap when nothing is pending)
+    members = cast(Table, Member.__table__)  # Core: a lookup on every send, without the ORM's cost
+    return list(session.execute(select(members.c.user_id).where(members.c.conversation_id == conversation_id,
+                                                                members.c.left_at.is_(None))).scalars())
 
 
 def usable_conversation(session: Session, actor: Principal, conversation_id: int) -> tuple[Conversation, Member]:
@@ -179,7 +209,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
     session.add(msg)
     conv.last_activity_at = _now()
     session.flush()
-    announce(session, msg, session.get(User, actor.user_id))
+    announce(session, msg, actor)
     return msg, True
 
 
@@ -188,18 +218,19 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
     cid = (client_id or "").strip()
     if not cid or len(cid) > 64:
         raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
-    return session.execute(select(Message).where(Message.sender_id == actor.user_id,
-                                                 Message.client_id == cid)).scalar_one_or_none()
+    messages = cast(Table, Message.__table__)  # a Core lookup: every send asks, and almost always in vain
+    found = session.execute(select(messages.c.id).where(messages.c.sender_id == actor.user_id,
+                                                        messages.c.client_id == cid)).scalar_one_or_none()
+    return None if found is None else session.get(Message, found)
 
 
-def announce(session: Session, msg: Message, sender: User | None) -> None:
+def announce(session: Session, msg: Message, sender: Principal) -> None:
     """Screen, archive, index and deliver the new message, all in the sender's transaction."""
     compliance.screen(session, msg, dominant_language(msg.body) if msg.body else None)
-    archive.record(session, msg.conversation_id, f"message.{msg.kind}", principal_of(sender) if sender else None,
-                   archive.message_details(msg), msg.id)
-    message_search.index_message(session, msg)
-    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message",
-         message_payload(msg, sender, reply_of(session, msg)))
+    archive.record(session, msg.conversation_id, f"message.{msg.kind}", sender, archive.message_details(msg), msg.id)
+    message_search.index_message(session, msg, new=True)
+    emit(session, _member_ids(session, msg.conversation_id), "message",
+         message_payload(msg, sender.display_name, reply_of(session, msg)))
 
 
 def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
@@ -218,7 +249,7 @@ def send_attachment(session: Session, actor: Principal, conversation_id: int, cl
     session.add(msg)
     conv.last_activity_at = _now()
     session.flush()
-    announce(session, msg, session.get(User, actor.user_id))
+    announce(session, msg, actor)
     return msg, True
 
 
@@ -258,8 +289,8 @@ def edit_message(session: Session, actor: Principal, message_id: int, body: str)
                    {"message_id": msg.id, "before": before, "after": msg.body}, msg.id)
     compliance.screen_edit(session, msg, before)  # after the record: a flag names it as its context
     message_search.index_message(session, msg)
-    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.edited",
-         message_payload(msg, session.get(User, msg.sender_id), reply_of(session, msg)))
+    emit(session, _member_ids(session, msg.conversation_id), "message.edited",
+         message_payload(msg, actor.display_name, reply_of(session, msg)))
     return msg
 
 
@@ -269,8 +300,8 @@ def delete_message(session: Session, actor: Principal, message_id: int) -> Messa
     archive.record(session, msg.conversation_id, "message.delete", actor, {"message_id": msg.id, "body": msg.body},
                    msg.id)
     message_search.index_message(session, msg)  # a deleted message leaves the members' index
-    emit(session, [m.user_id for m in _members(session, msg.conversation_id)], "message.deleted",
-         message_payload(msg, session.get(User, msg.sender_id), reply_of(session, msg)))
+    emit(session, _member_ids(session, msg.conversation_id), "message.deleted",
+         message_payload(msg, actor.display_name, reply_of(session, msg)))
     return msg
 
 
@@ -287,5 +318,5 @@ def mark_read(session: Session, actor: Principal, conversation_id: int, up_to: i
         return
     member.read_up_to = up_to
     member.delivered_up_to = max(member.delivered_up_to, up_to)  # what was read was delivered
-    emit(session, [m.user_id for m in _members(session, conversation_id)], "read",
+    emit(session, _member_ids(session, conversation_id), "read",
          {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})

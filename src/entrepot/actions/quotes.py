@@ -13,7 +13,6 @@ from entrepot.actions import messaging, validate
 from entrepot.core.errors import InvalidInput
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Message, PriceQuote
-from entrepot.db.tables import User
 
 INCOTERMS = ("EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
 
@@ -81,5 +80,5 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
                            hs_code=card["hs_code"], quantity=card["quantity"], unit=card["unit"], price=card["price"],
                            currency=card["currency"], incoterm=card["incoterm"], place=card["place"],
                            valid_until=date.fromisoformat(str(card["valid_until"])) if card["valid_until"] else None))
-    messaging.announce(session, msg, session.get(User, actor.user_id))
+    messaging.announce(session, msg, actor)
     return msg, True

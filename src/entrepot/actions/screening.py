@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from entrepot.compliance.topic import TopicSettings, drift_decision, load_vocabu
 from entrepot.core.config import Settings
 from entrepot.core.errors import Forbidden
 from entrepot.db.compliance import Flag, LexiconRule, TopicScore, TopicSetting, TopicState
+from entrepot.db.memo import per_transaction
 from entrepot.db.messaging import Conversation, Message
 from entrepot.db.tables import ArchiveRecord
 from entrepot.ingest.language import detect_language
@@ -95,7 +96,12 @@ class RuleSet:
 
 def lexicon(session: Session, enterprise_id: int | None = None) -> RuleSet:
     """The active rules for everyone plus those of `enterprise_id`; a scope is compiled again only
-    when its rules change (its newest id, count and time, read in one query for both scopes)."""
+    when its rules change (its newest id, count and time, read in one query for both scopes, once
+    per transaction: a batch of sends reads them once)."""
+    return per_transaction(session, ("lexicon", enterprise_id), lambda: _current_rules(session, enterprise_id))
+
+
+def _current_rules(session: Session, enterprise_id: int | None) -> RuleSet:
     screened = LexiconRule.kind.in_(SCREENED_KINDS)
     everyone = LexiconRule.enterprise_id.is_(None)
     scope = everyone if enterprise_id is None else or_(everyone, LexiconRule.enterprise_id == enterprise_id)
@@ -311,7 +317,7 @@ def topic_settings(session: Session, config: Screening, enterprise_id: int) -> T
     deployment's; the window and the minimum words stay the deployment's."""
     if config.topic is None:
         return None
-    own = session.get(TopicSetting, enterprise_id)
+    own = per_transaction(session, ("topic", enterprise_id), lambda: session.get(TopicSetting, enterprise_id))
     if own is None:
         return config.topic
     if not own.enabled:
@@ -332,13 +338,13 @@ def _track_topic(
     scored = load_vocabulary(config.reference_dir).score(text, tokens)
     if scored.tokens < topic.min_tokens:
         return  # too short to say anything about the topic
-    session.add(
-        TopicScore(message_id=msg.id, conversation_id=msg.conversation_id, score=round(scored.score, 4))
-    )
+    score_rows = cast(Table, TopicScore.__table__)  # Core: two statements of every send, without the ORM
+    session.execute(insert(score_rows).values(message_id=msg.id, conversation_id=msg.conversation_id,
+                                              score=round(scored.score, 4)))
     rows = session.execute(
-        select(TopicScore.message_id, TopicScore.score)
-        .where(TopicScore.conversation_id == msg.conversation_id)
-        .order_by(TopicScore.message_id.desc())
+        select(score_rows.c.message_id, score_rows.c.score)
+        .where(score_rows.c.conversation_id == msg.conversation_id)
+        .order_by(score_rows.c.message_id.desc())
         .limit(topic.window)
     ).all()
     if len(rows) < topic.window:

@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -66,6 +66,24 @@ def _lock_head(session: Session, chain: str) -> ChainHead:
     ).scalar_one()
 
 
+def _claim_head(session: Session, chain: str) -> tuple[int, str]:
+    """The chain's newest (seq, hash), in ONE statement that creates the head row when missing and
+    holds it until commit (on PostgreSQL, ON CONFLICT DO UPDATE locks the row as FOR UPDATE would;
+    SQLite write transactions hold the database lock). A send appends to its conversation's chain:
+    this and `_move_head` are two of its statements, where the ORM took five."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    heads = cast(Table, ChainHead.__table__)
+    claim = insert(heads).values(chain=chain, seq=0, hash=GENESIS)
+    claim = claim.on_conflict_do_update(index_elements=[heads.c.chain], set_={"seq": heads.c.seq})
+    seq, hash_ = session.execute(claim.returning(heads.c.seq, heads.c.hash)).one()
+    return int(seq), str(hash_)
+
+
+def _move_head(session: Session, chain: str, seq: int, hash_: str) -> None:
+    heads = cast(Table, ChainHead.__table__)
+    session.execute(update(heads).where(heads.c.chain == chain).values(seq=seq, hash=hash_))
+
+
 def append(
     session: Session,
     action: str,
@@ -77,14 +95,16 @@ def append(
     details: dict[str, Any] | None = None,
     chain: str = MAIN_CHAIN,
     model: type[ChainedRecord] = AuditRecord,
-) -> ChainedRecord:
-    """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the change."""
-    head = _lock_head(session, chain)
-    rec = model(**_row(chain, head.seq + 1, head.hash, Entry(action, target_type, target_id, details, actor, ip)))
-    session.add(rec)
-    head.seq, head.hash = rec.seq, rec.hash
-    session.flush()
-    return rec
+) -> int:
+    """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the
+    change. Returns the record's id."""
+    session.flush()  # the caller's pending rows first, as an ORM statement here would have done
+    seq, prev = _claim_head(session, chain)
+    row = _row(chain, seq + 1, prev, Entry(action, target_type, target_id, details, actor, ip))
+    records = cast(Table, model.__table__)  # type: ignore[attr-defined]  # a mapped subclass
+    record_id = int(session.execute(sa_insert(records).returning(records.c.id), row).scalar_one())
+    _move_head(session, chain, row["seq"], row["hash"])
+    return record_id
 
 
 @dataclass(frozen=True)
@@ -101,20 +121,20 @@ class Entry:
 
 def append_many(session: Session, entries: list[Entry], *, chain: str = MAIN_CHAIN,
                 model: type[ChainedRecord] = AuditRecord) -> None:
-    """Records in order under one lock of the chain's head and one INSERT for all of them: what a
+    """Records in order under one claim of the chain's head and one INSERT for all of them: what a
     worker writes for a batch of results. Same records, hashes and links as `append` one by one."""
     if not entries:
         return
-    head = _lock_head(session, chain)
-    seq, prev, rows = head.seq, head.hash, []
+    session.flush()
+    seq, prev = _claim_head(session, chain)
+    rows = []
     for e in entries:
         seq += 1
         row = _row(chain, seq, prev, e)
         prev = row["hash"]
         rows.append(row)
-    session.execute(sa_insert(model), rows)
-    head.seq, head.hash = seq, prev
-    session.flush()
+    session.execute(sa_insert(cast(Table, model.__table__)), rows)  # type: ignore[attr-defined]
+    _move_head(session, chain, seq, prev)
 
 
 def _row(chain: str, seq: int, prev_hash: str, e: Entry) -> dict[str, Any]:

@@ -104,6 +104,9 @@ class PageIndex(Protocol):
     def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         """Index these pages (page id, analysed text), replacing what they had."""
 
+    def add(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
+        """Index rows that are not in the index yet (new ids): `replace` without the removal."""
+
     def remove(self, session: Session, page_ids: Sequence[int]) -> None: ...
 
     def matching_pages(self, query: Query) -> Select | None:

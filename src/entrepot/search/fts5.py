@@ -65,6 +65,9 @@ class Fts5Index:
 
     def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         self.remove(session, [page_id for page_id, _ in rows])
+        self.add(session, rows)
+
+    def add(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         if rows:
             session.execute(text(f"INSERT INTO {self.name}(rowid, terms, grams, lang) VALUES (:id, :t, :g, :l)"),  # nosec B608
                             [{"id": pid, "t": " ".join(a.terms), "g": " ".join(a.grams), "l": a.lang}

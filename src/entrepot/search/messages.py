@@ -26,7 +26,7 @@ from entrepot.audit.chain import ARCHIVE_PREFIX
 from entrepot.core.types import Principal
 from entrepot.db import Database
 from entrepot.db.messaging import Conversation, Message
-from entrepot.db.tables import ArchiveRecord, ChainedRecord, User
+from entrepot.db.tables import ArchiveRecord, User
 from entrepot.search.analyzers import IndexedText
 from entrepot.search.backend import PageIndex, frequencies
 from entrepot.search.fts5 import Fts5Index
@@ -78,20 +78,23 @@ def _analysed(text: str) -> IndexedText:
     return index_rows([(0, text)])[0][1]
 
 
-def index_message(session: Session, msg: Message) -> None:
-    """Index the message's current text; a deleted or empty message leaves the index."""
+def index_message(session: Session, msg: Message, *, new: bool = False) -> None:
+    """Index the message's current text; a deleted or empty message leaves the index. A `new`
+    message has nothing in the index to replace."""
     index = message_index(session)
     text = "" if msg.deleted_at is not None else message_text(msg.body, msg.attachment, msg.quote)
     if text.strip():
-        index.replace(session, [(msg.id, _analysed(text))])
-    else:
+        rows = [(msg.id, _analysed(text))]
+        index.add(session, rows) if new else index.replace(session, rows)
+    elif not new:
         index.remove(session, [msg.id])
 
 
-def index_archive_record(session: Session, rec: ChainedRecord) -> None:
-    text = archive_text(rec.action, rec.details or {})
+def index_archive_record(session: Session, record_id: int, action: str, details: dict[str, Any] | None) -> None:
+    """Index a new archive record's text (records are never changed, so nothing is replaced)."""
+    text = archive_text(action, details or {})
     if text.strip():
-        archive_index(session).replace(session, [(rec.id, _analysed(text))])
+        archive_index(session).add(session, [(record_id, _analysed(text))])
 
 
 # -- members ------------------------------------------------------------------------------------

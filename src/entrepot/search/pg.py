@@ -40,6 +40,9 @@ class PostgresIndex:
 
     def replace(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         self.remove(session, [pid for pid, _ in rows])
+        self.add(session, rows)
+
+    def add(self, session: Session, rows: Sequence[tuple[int, IndexedText]]) -> None:
         if not rows:
             return
         params = [{"id": pid, "t": tsvector_literal(a.terms), "g": tsvector_literal(a.grams), "l": a.lang,
