@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
 from entrepot import policy
@@ -88,21 +88,31 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
 def mark_delivered(session: Session, actor: Principal, marks: dict[int, int]) -> None:
     """The actor's page acknowledged message events up to these ids (conversation -> message id).
     The senders of the newly delivered messages are told; marks only ever rise."""
-    mine = session.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
-                           .where(Member.user_id == actor.user_id, Conversation.id.in_(sorted(marks)))
-                           .order_by(Conversation.id)).all()  # one query for all of them: receipts come in floods
-    for conv, member in mine:
-        conversation_id, up_to = conv.id, marks[conv.id]
-        if not policy.may_use_conversation(actor, conv, member) or up_to <= member.delivered_up_to:
-            continue
-        since, member.delivered_up_to = member.delivered_up_to, up_to
-        messages = cast(Table, Message.__table__)  # Core: no flush of the marks before each lookup
-        senders = session.execute(select(messages.c.sender_id).distinct().where(
-            messages.c.conversation_id == conversation_id, messages.c.id > since, messages.c.id <= up_to,
-            messages.c.sender_id != actor.user_id)).scalars().all()
-        if senders:
-            emit(session, senders, "delivered",
-                 {"conversation_id": conversation_id, "user_id": actor.user_id, "up_to": up_to})
+    mark_delivered_many(session, [(actor, marks)])
+
+
+def mark_delivered_many(session: Session, receipts: list[tuple[Principal, dict[int, int]]]) -> None:
+    """`mark_delivered` for the acknowledgements of many users at once: their memberships are read in
+    one query (receipts come in floods: one per message and recipient)."""
+    by_user = {actor.user_id: (actor, marks) for actor, marks in receipts if marks}
+    pairs = [(conv, uid) for uid, (_actor, marks) in by_user.items() for conv in marks]
+    messages = cast(Table, Message.__table__)  # Core: no flush of the marks before each lookup
+    for start in range(0, len(pairs), 500):
+        found = session.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
+                                .where(tuple_(Member.conversation_id, Member.user_id).in_(pairs[start:start + 500]))
+                                .order_by(Member.user_id, Conversation.id)).all()
+        for conv, member in found:
+            actor, marks = by_user[member.user_id]
+            up_to = marks[conv.id]
+            if not policy.may_use_conversation(actor, conv, member) or up_to <= member.delivered_up_to:
+                continue
+            since, member.delivered_up_to = member.delivered_up_to, up_to
+            senders = session.execute(select(messages.c.sender_id).distinct().where(
+                messages.c.conversation_id == conv.id, messages.c.id > since, messages.c.id <= up_to,
+                messages.c.sender_id != actor.user_id)).scalars().all()
+            if senders:
+                emit(session, senders, "delivered",
+                     {"conversation_id": conv.id, "user_id": actor.user_id, "up_to": up_to})
 
 
 def typing_recipients(session: Session, actor: Principal, conversation_id: int) -> list[int]:
