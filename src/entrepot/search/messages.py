@@ -85,7 +85,10 @@ def index_message(session: Session, msg: Message, *, new: bool = False) -> None:
     text = "" if msg.deleted_at is not None else message_text(msg.body, msg.attachment, msg.quote)
     if text.strip():
         rows = [(msg.id, _analysed(text))]
-        index.add(session, rows) if new else index.replace(session, rows)
+        if new:
+            index.add(session, rows)
+        else:
+            index.replace(session, rows)
     elif not new:
         index.remove(session, [msg.id])
 
