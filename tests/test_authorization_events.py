@@ -291,7 +291,7 @@ def test_product_events_are_all_registered_and_stay_in_the_conversation(db: Data
         messaging.delete_message(s, pa, msg2.id)
         messaging.mark_read(s, pb, conv, msg.id)
     with db.write() as s:
-        members.mark_delivered(s, accounts.principal_of(accounts.get_user(s, c.id)), {conv: msg2.id})
+        members.mark_delivered(s, [(accounts.principal_of(accounts.get_user(s, c.id)), {conv: msg2.id})])
         members.remove_member(s, pa, conv, c.id)
     with db.read() as s:
         rows = s.execute(select(UserEvent.type, UserEvent.user_id)).all()

@@ -85,15 +85,10 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
     emit(session, [user_id], "conversation.removed", {"removed_from": conv.id})
 
 
-def mark_delivered(session: Session, actor: Principal, marks: dict[int, int]) -> None:
-    """The actor's page acknowledged message events up to these ids (conversation -> message id).
-    The senders of the newly delivered messages are told; marks only ever rise."""
-    mark_delivered_many(session, [(actor, marks)])
-
-
-def mark_delivered_many(session: Session, receipts: list[tuple[Principal, dict[int, int]]]) -> None:
-    """`mark_delivered` for the acknowledgements of many users at once: their memberships are read in
-    one query (receipts come in floods: one per message and recipient)."""
+def mark_delivered(session: Session, receipts: list[tuple[Principal, dict[int, int]]]) -> None:
+    """Each user's page acknowledged message events up to these ids (conversation -> message id).
+    The senders of the newly delivered messages are told; marks only ever rise. Many users at once:
+    their memberships are read in one query (receipts come in floods: one per message and recipient)."""
     by_user = {actor.user_id: (actor, marks) for actor, marks in receipts if marks}
     pairs = [(conv, uid) for uid, (_actor, marks) in by_user.items() for conv in marks]
     messages = cast(Table, Message.__table__)  # Core: no flush of the marks before each lookup

@@ -102,12 +102,13 @@ def _reserve_seqs(session: Session, counts: Counter[int]) -> dict[int, int]:
     return last
 
 
-def message_payload(m: Message, sender: str | None = None, reply: dict[str, Any] | None = None) -> dict[str, Any]:
+def message_payload(m: Message, sender_name: str | None = None,
+                    reply: dict[str, Any] | None = None) -> dict[str, Any]:
     """What members see of a message; `rich` is its formatting as plain data (see messaging.richtext)
     and `reply_to` a short preview of the message it answers."""
     body = "" if m.deleted_at else m.body
     return {"id": m.id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
-            "sender": sender, "client_id": m.client_id, "kind": m.kind,
+            "sender": sender_name, "client_id": m.client_id, "kind": m.kind,
             "body": body, "rich": rich(body), "reply_to_id": m.reply_to_id, "reply_to": reply,
             "attachment": m.attachment, "quote": m.quote, "duration_s": m.duration_s,
             "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,

@@ -56,16 +56,6 @@ def _hashed_fields(rec: ChainedRecord) -> dict[str, Any]:
     }
 
 
-def _lock_head(session: Session, chain: str) -> ChainHead:
-    """The chain's head row, locked. Created first if missing, without racing another creator."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(ChainHead).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing())
-    # FOR UPDATE on PostgreSQL; SQLite write transactions already hold the database lock (BEGIN IMMEDIATE).
-    return session.execute(
-        select(ChainHead).where(ChainHead.chain == chain).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one()
-
-
 def _claim_head(session: Session, chain: str) -> tuple[int, str]:
     """The chain's newest (seq, hash), in ONE statement that creates the head row when missing and
     holds it until commit (on PostgreSQL, ON CONFLICT DO UPDATE locks the row as FOR UPDATE would;
@@ -77,6 +67,15 @@ def _claim_head(session: Session, chain: str) -> tuple[int, str]:
     claim = claim.on_conflict_do_update(index_elements=[heads.c.chain], set_={"seq": heads.c.seq})
     seq, hash_ = session.execute(claim.returning(heads.c.seq, heads.c.hash)).one()
     return int(seq), str(hash_)
+
+
+def _lock_head(session: Session, chain: str) -> ChainHead:
+    """The chain's head row as an object (retention moves its checkpoint), claimed as `_claim_head`
+    claims it: created if missing and held until commit."""
+    _claim_head(session, chain)
+    head = session.get(ChainHead, chain, populate_existing=True)
+    assert head is not None  # just claimed
+    return head
 
 
 def _move_head(session: Session, chain: str, seq: int, hash_: str) -> None:

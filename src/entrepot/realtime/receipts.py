@@ -70,5 +70,5 @@ class ReceiptWriter:
 def _write(s: Session, batch: dict[int, dict[int, int]]) -> None:
     # Each account as it is now: a suspended or revoked user's page delivers nothing more.
     users = s.execute(select(User).where(User.id.in_(list(batch)))).unique().scalars()
-    members.mark_delivered_many(s, [(accounts.principal_of(u), batch[u.id]) for u in users
-                                    if u.status == UserStatus.ACTIVE])
+    members.mark_delivered(s, [(accounts.principal_of(u), batch[u.id]) for u in users
+                               if u.status == UserStatus.ACTIVE])
