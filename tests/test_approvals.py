@@ -144,3 +144,16 @@ def test_self_registration_cannot_ask_for_power(db: Database, settings: Settings
                                  display_name="S", password=PASSWORD, clearance="SECRET")
     with db.read() as s:
         assert s.execute(select(User).where(User.username == "sneaky")).first() is None
+
+
+def test_active_principals_match_principal_of_and_leave_out_inactive_accounts(db: Database, users: Users) -> None:
+    approver = users.make("both2", Role.TRADE_APPROVER, Role.SECURITY_APPROVER, clearance=Level.SECRET)
+    trader = users.make("plain1")
+    gone = users.make("gone1")
+    with db.write() as s:
+        s.get(User, gone.id).status = UserStatus.SUSPENDED  # type: ignore[union-attr]
+    with db.read() as s:
+        found = accounts.active_principals(s, [approver.id, trader.id, gone.id, 10**9])
+        expected = {uid: accounts.principal_of(accounts.get_user(s, uid)) for uid in (approver.id, trader.id)}
+    assert found == expected
+    assert found[approver.id].roles == {Role.TRADE_APPROVER, Role.SECURITY_APPROVER}

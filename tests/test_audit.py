@@ -103,3 +103,21 @@ def test_rolled_back_transaction_leaves_no_record(db: Database) -> None:
     with db.read() as s:
         assert audit.verify_chain(s).ok
         assert [r.action for r in s.execute(select(AuditRecord)).scalars()] == ["test.event"]
+
+
+def test_records_on_interleaved_chains_link_as_if_appended_one_by_one(db: Database) -> None:
+    """One call for records of several chains (a batch of sends to many conversations): each chain
+    numbers and links its own records, in the order given, after what it already held."""
+    with db.write() as s:
+        audit.append(s, "test.first", chain="side")
+    order = ["side", "main", "side", "other", "main", "side"]
+    with db.write() as s:
+        ids = audit.append_chained(s, [(chain, audit.Entry("test.mixed", details={"n": n})) for n, chain in enumerate(order)])
+    with db.read() as s:
+        by_id = {r.id: r for r in s.execute(select(AuditRecord)).scalars()}
+        reports = {chain: audit.verify_chain(s, chain) for chain in ("main", "side", "other")}
+    assert [by_id[i].details["n"] for i in ids] == list(range(6))  # ids come back in the order given
+    assert [(by_id[i].chain, by_id[i].seq) for i in ids] == [("side", 2), ("main", 1), ("side", 3), ("other", 1),
+                                                              ("main", 2), ("side", 4)]
+    assert {c: (r.ok, r.checked) for c, r in reports.items()} == {"main": (True, 2), "side": (True, 4),
+                                                                  "other": (True, 1)}

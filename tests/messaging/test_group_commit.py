@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
@@ -28,8 +28,8 @@ from entrepot.core.config import Settings
 from entrepot.core.errors import NotFound
 from entrepot.core.types import Role
 from entrepot.db import Database
-from entrepot.db.messaging import Message, UserEvent
-from entrepot.db.tables import WebSession
+from entrepot.db.messaging import Conversation, Message, UserEvent
+from entrepot.db.tables import ArchiveRecord, WebSession
 from entrepot.realtime.writer import GroupWriter
 from tests.browser.conftest import _free_port
 from tests.conftest import Users, csrf_of
@@ -78,7 +78,17 @@ def test_a_batch_commits_each_send_alone(db: Database, users: Users) -> None:
         seqs = list(s.execute(select(UserEvent.seq).where(UserEvent.user_id == bob.id)
                               .order_by(UserEvent.seq)).scalars())
         assert audit.verify_chain(s, f"conversation:{conv}").ok
+        archived = [(r.action, (r.details or {}).get("body")) for r in s.execute(
+            select(ArchiveRecord).where(ArchiveRecord.chain == f"conversation:{conv}").order_by(ArchiveRecord.seq)
+        ).scalars()]
+        indexed = set(s.execute(text("SELECT message_id FROM message_search" if s.get_bind().dialect.name == "postgresql"
+                                     else "SELECT rowid FROM message_fts")).scalars())
+        touched = s.get(Conversation, conv).last_activity_at  # type: ignore[union-attr]
+        last_sent = s.get(Message, fourth).created_at  # type: ignore[union-attr]
     assert bodies == ["one", "four"]
+    assert archived == [("conversation.create", None), ("message.text", "one"), ("message.text", "four")]
+    assert indexed == {first, fourth}
+    assert touched >= last_sent  # the batch moved the conversation up the list
     assert seqs == [1, 2, 3]  # the failed send's number was rolled back with it: no gap
     # only committed events reach the fan-out, in commit order
     ids = [payload["id"] for type_, payload, _seqs in handed if type_ == "message"]

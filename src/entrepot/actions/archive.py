@@ -18,13 +18,31 @@ def chain_of(conversation_id: int) -> str:
     return f"{ARCHIVE_PREFIX}{conversation_id}"
 
 
+#: In a session's `info`, a list that collects archive records instead of writing them one by one:
+#: the group writer stores a whole batch's records at once (`store`), still in its transaction.
+DEFERRED_RECORDS = "deferred_archive_records"
+Pending = tuple[str, audit.Entry]  # (chain, record)
+
+
 def record(session: Session, conversation_id: int, action: str, actor: Principal | None,
            details: dict[str, Any], message_id: int | None = None) -> None:
     """Append to the conversation's chain and index the record's text for reviewers' search."""
-    record_id = audit.append(session, action, actor=actor, target_type="message" if message_id else "conversation",
-                             target_id=message_id or conversation_id, details=details,
-                             chain=chain_of(conversation_id), model=ArchiveRecord)
-    message_search.index_archive_record(session, record_id, action, details)
+    pending = (chain_of(conversation_id),
+               audit.Entry(action, "message" if message_id else "conversation", message_id or conversation_id,
+                           details, actor))
+    deferred = session.info.get(DEFERRED_RECORDS)
+    if deferred is not None:
+        deferred.append(pending)
+    else:
+        store(session, [pending])
+
+
+def store(session: Session, records: list[Pending]) -> None:
+    """Records in order, each appended to its chain, then their texts indexed: a few statements for
+    any number of records and conversations."""
+    ids = audit.append_chained(session, records, model=ArchiveRecord)
+    texts = [(record_id, e.action, e.details) for record_id, (_chain, e) in zip(ids, records, strict=True)]
+    message_search.index_archive_records(session, texts)
 
 
 def message_details(m: Message) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,26 @@ def _now() -> datetime:
 #: the group writer numbers and stores a whole batch's events at once (`store_events`).
 DEFERRED_EVENTS = "deferred_events"
 Event = tuple[list[int], str, dict[str, Any]]  # (user ids, event type, payload)
+#: In a session's `info`, the conversations whose last activity a batch of sends moves to its time.
+DEFERRED_TOUCHES = "deferred_touches"
+#: Every list a group writer's batch collects (see `defer_writes`).
+DEFERRED = (message_search.DEFERRED_ROWS, archive.DEFERRED_RECORDS, DEFERRED_TOUCHES, DEFERRED_EVENTS)
+
+
+def defer_writes(session: Session) -> None:
+    """From now on, new messages' index rows, archive records and events wait in the session's `info`
+    until `store_deferred`: a batch of sends writes each kind in a few statements, not a few per send.
+    Nothing in the batch may read them back before that (none of the messenger's writes does)."""
+    for key in DEFERRED:
+        session.info[key] = []
+
+
+def store_deferred(session: Session) -> None:
+    """Write what `defer_writes` collected, in the same transaction; later writes are direct again."""
+    message_search.add_deferred(session, session.info.pop(message_search.DEFERRED_ROWS))
+    archive.store(session, session.info.pop(archive.DEFERRED_RECORDS))
+    _touch_all(session, session.info.pop(DEFERRED_TOUCHES))
+    store_events(session, session.info.pop(DEFERRED_EVENTS))
 
 
 def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[str, Any]) -> None:
@@ -133,12 +153,43 @@ def _member_ids(session: Session, conversation_id: int) -> list[int]:
 def usable_conversation(session: Session, actor: Principal, conversation_id: int) -> tuple[Conversation, Member]:
     conv = session.get(Conversation, conversation_id)
     member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
+    _check_use(actor, conv, member)
+    assert conv is not None and member is not None
+    return conv, member
+
+
+def check_writable(session: Session, actor: Principal, conversation_id: int) -> None:
+    """What `usable_conversation` decides, from one Core statement and without loading objects: the
+    check of every message sent."""
+    session.flush()  # membership changed in this session counts (cheap when nothing is pending)
+    convs, members = cast(Table, Conversation.__table__), cast(Table, Member.__table__)
+    joined = convs.outerjoin(members, and_(members.c.conversation_id == convs.c.id, members.c.user_id == actor.user_id))
+    row = session.execute(select(convs.c.enterprise_id, members.c.user_id, members.c.left_at).select_from(joined)
+                          .where(convs.c.id == conversation_id)).one_or_none()
+    _check_use(actor, row, None if row is None or row.user_id is None else row)
+
+
+def _check_use(actor: Principal, conv: policy.OfEnterprise | None, member: policy.Membership | None) -> None:
     if conv is None or not policy.may_use_conversation(actor, conv, member):
         if conv is not None and policy.has_left(actor, conv, member):
             raise Forbidden("You are no longer a member of this conversation.")
         raise NotFound("No such conversation.")
-    assert member is not None
-    return conv, member
+
+
+def touch(session: Session, conversation_id: int) -> None:
+    """A message makes its conversation the most recently active (the conversation list's order)."""
+    deferred = session.info.get(DEFERRED_TOUCHES)
+    if deferred is not None:
+        deferred.append(conversation_id)
+    else:
+        _touch_all(session, [conversation_id])
+
+
+def _touch_all(session: Session, conversation_ids: list[int]) -> None:
+    if conversation_ids:
+        convs = cast(Table, Conversation.__table__)
+        session.execute(update(convs).where(convs.c.id == bindparam("cid")).values(last_activity_at=_now()),
+                        [{"cid": cid} for cid in sorted(set(conversation_ids))])
 
 
 def _check_partner(session: Session, actor: Principal, user_id: int, ip: str | None,
@@ -199,16 +250,15 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
     existing = existing_message(session, actor, cid)
     if existing is not None:
         return existing, False
-    conv, _member = usable_conversation(session, actor, conversation_id)
+    check_writable(session, actor, conversation_id)
     text = validate.clean_text(body, "body", max_len=MAX_BODY)
     if reply_to_id is not None:
         parent = session.get(Message, reply_to_id)
-        if parent is None or parent.conversation_id != conv.id:  # never quote another conversation
+        if parent is None or parent.conversation_id != conversation_id:  # never quote another conversation
             raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
-    msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=cid, kind="text", body=text,
+    msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=cid, kind="text", body=text,
                   reply_to_id=reply_to_id)
     session.add(msg)
-    conv.last_activity_at = _now()
     session.flush()
     announce(session, msg, actor)
     return msg, True
@@ -227,7 +277,9 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
 
 def announce(session: Session, msg: Message, sender: Principal) -> None:
     """Screen, archive, index and deliver the new message, all in the sender's transaction."""
-    compliance.screen(session, msg, dominant_language(msg.body) if msg.body else None)
+    touch(session, msg.conversation_id)
+    # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
+    compliance.screen(session, msg, sender.enterprise_id, dominant_language(msg.body) if msg.body else None)
     archive.record(session, msg.conversation_id, f"message.{msg.kind}", sender, archive.message_details(msg), msg.id)
     message_search.index_message(session, msg, new=True)
     emit(session, _member_ids(session, msg.conversation_id), "message",
@@ -243,12 +295,11 @@ def send_attachment(session: Session, actor: Principal, conversation_id: int, cl
         return existing, False
     if kind not in ("image", "file", "voice"):
         raise InvalidInput("Unknown kind of attachment.", field="kind")
-    conv, _member = usable_conversation(session, actor, conversation_id)
-    msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=client_id.strip(), kind=kind,
+    check_writable(session, actor, conversation_id)
+    msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=client_id.strip(), kind=kind,
                   body=validate.clean_text(caption, "body", max_len=MAX_BODY, required=False),
                   attachment=attachment, duration_s=duration_s)
     session.add(msg)
-    conv.last_activity_at = _now()
     session.flush()
     announce(session, msg, actor)
     return msg, True

@@ -67,15 +67,15 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
     existing = messaging.existing_message(session, actor, client_id)
     if existing is not None:
         return existing, False
-    conv, _member = messaging.usable_conversation(session, actor, conversation_id)
+    messaging.check_writable(session, actor, conversation_id)
     summary = (f"{card['product']}: {card['price']:,.2f} {card['currency']} / {card['unit']}, "
                f"{card['quantity']:,g} {card['unit']}, {card['incoterm']} {card['place']}")
-    msg = Message(conversation_id=conv.id, sender_id=actor.user_id, client_id=client_id.strip()[:64], kind="quote",
-                  body=summary, quote=card)
+    msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=client_id.strip()[:64],
+                  kind="quote", body=summary, quote=card)
     session.add(msg)
-    conv.last_activity_at = datetime.now(UTC)
     session.flush()
-    session.add(PriceQuote(message_id=msg.id, enterprise_id=conv.enterprise_id, sender_id=actor.user_id,
+    # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
+    session.add(PriceQuote(message_id=msg.id, enterprise_id=actor.enterprise_id, sender_id=actor.user_id,
                            product=str(card["product"]), product_key=product_key(str(card["product"])),
                            hs_code=card["hs_code"], quantity=card["quantity"], unit=card["unit"], price=card["price"],
                            currency=card["currency"], incoterm=card["incoterm"], place=card["place"],

@@ -190,28 +190,26 @@ def _screened_text(msg: Message) -> str:
     return " ".join(filter(None, [msg.body, (msg.quote or {}).get("product") if msg.quote else None]))
 
 
-def screen(session: Session, msg: Message, language: str | None = None) -> None:
+def screen(session: Session, msg: Message, enterprise_id: int, language: str | None = None) -> None:
     """Run every rule on a message being sent, in its transaction: block it, or flag it for review.
-    `language` is the text's (detected when not given)."""
+    `enterprise_id` is the conversation's; `language` the text's (detected when not given)."""
     text = _screened_text(msg)
     if msg.attachment and msg.kind in ("image", "file"):
         jobs.enqueue(session, ATTACHMENT_JOB, {"message_id": msg.id})
     if not text.strip():
         return
-    conv = session.get(Conversation, msg.conversation_id)
-    assert conv is not None
     tokens = tokens_of(text)
     language = detect_language(text) if language is None else language
-    matches = lexicon(session, conv.enterprise_id).match(text, language, tokens)
+    matches = lexicon(session, enterprise_id).match(text, language, tokens)
     _refuse_blocked(matches)
     if matches:
         context = _context(session, msg)
         for m in matches:
             _flag(session, msg, m.rule, m.matched, [m.start, m.end], context)
     config = _screening(session)
-    topic = topic_settings(session, config, conv.enterprise_id)
+    topic = topic_settings(session, config, enterprise_id)
     if topic is not None:
-        _track_topic(session, msg, text, tokens, config, topic, conv.enterprise_id)
+        _track_topic(session, msg, text, tokens, config, topic, enterprise_id)
 
 
 def _refuse_blocked(matches: list[Match]) -> None:

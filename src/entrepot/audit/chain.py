@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -56,31 +56,30 @@ def _hashed_fields(rec: ChainedRecord) -> dict[str, Any]:
     }
 
 
-def _claim_head(session: Session, chain: str) -> tuple[int, str]:
-    """The chain's newest (seq, hash), in ONE statement that creates the head row when missing and
-    holds it until commit (on PostgreSQL, ON CONFLICT DO UPDATE locks the row as FOR UPDATE would;
-    SQLite write transactions hold the database lock). A send appends to its conversation's chain:
-    this and `_move_head` are two of its statements, where the ORM took five."""
+def _claim_heads(session: Session, chains: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Each chain's newest (seq, hash), in ONE statement for any number of chains: it creates the head
+    rows that are missing and holds them until commit (on PostgreSQL, ON CONFLICT DO UPDATE locks each
+    row as FOR UPDATE would, in chain order so two writers never deadlock; SQLite write transactions
+    hold the database lock)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     heads = cast(Table, ChainHead.__table__)
-    claim = insert(heads).values(chain=chain, seq=0, hash=GENESIS)
-    claim = claim.on_conflict_do_update(index_elements=[heads.c.chain], set_={"seq": heads.c.seq})
-    seq, hash_ = session.execute(claim.returning(heads.c.seq, heads.c.hash)).one()
-    return int(seq), str(hash_)
+    wanted = sorted(set(chains))
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(wanted), 500):
+        claim = insert(heads).values([{"chain": c, "seq": 0, "hash": GENESIS} for c in wanted[start:start + 500]])
+        claim = claim.on_conflict_do_update(index_elements=[heads.c.chain], set_={"seq": heads.c.seq})
+        rows = session.execute(claim.returning(heads.c.chain, heads.c.seq, heads.c.hash))
+        found.update((str(chain), (int(seq), str(hash_))) for chain, seq, hash_ in rows)
+    return found
 
 
 def _lock_head(session: Session, chain: str) -> ChainHead:
-    """The chain's head row as an object (retention moves its checkpoint), claimed as `_claim_head`
-    claims it: created if missing and held until commit."""
-    _claim_head(session, chain)
+    """The chain's head row as an object (retention moves its checkpoint), claimed as appends claim
+    it: created if missing and held until commit."""
+    _claim_heads(session, [chain])
     head = session.get(ChainHead, chain, populate_existing=True)
     assert head is not None  # just claimed
     return head
-
-
-def _move_head(session: Session, chain: str, seq: int, hash_: str) -> None:
-    heads = cast(Table, ChainHead.__table__)
-    session.execute(update(heads).where(heads.c.chain == chain).values(seq=seq, hash=hash_))
 
 
 def append(
@@ -97,18 +96,13 @@ def append(
 ) -> int:
     """Add a record to `chain` inside the caller's transaction, so it commits or rolls back with the
     change. Returns the record's id."""
-    session.flush()  # the caller's pending rows first, as an ORM statement here would have done
-    seq, prev = _claim_head(session, chain)
-    row = _row(chain, seq + 1, prev, Entry(action, target_type, target_id, details, actor, ip))
-    records = cast(Table, model.__table__)  # type: ignore[attr-defined]  # a mapped subclass
-    record_id = int(session.execute(sa_insert(records).returning(records.c.id), row).scalar_one())
-    _move_head(session, chain, row["seq"], row["hash"])
-    return record_id
+    entry = Entry(action, target_type, target_id, details, actor, ip)
+    return append_chained(session, [(chain, entry)], model=model)[0]
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One record for `append_many` (the same fields `append` takes)."""
+    """One record for `append_many` and `append_chained` (the same fields `append` takes)."""
 
     action: str
     target_type: str | None = None
@@ -120,20 +114,34 @@ class Entry:
 
 def append_many(session: Session, entries: list[Entry], *, chain: str = MAIN_CHAIN,
                 model: type[ChainedRecord] = AuditRecord) -> None:
-    """Records in order under one claim of the chain's head and one INSERT for all of them: what a
-    worker writes for a batch of results. Same records, hashes and links as `append` one by one."""
+    """Records in order on one chain: what a worker writes for a batch of results."""
+    append_chained(session, [(chain, e) for e in entries], model=model)
+
+
+def append_chained(session: Session, entries: list[tuple[str, Entry]], *,
+                   model: type[ChainedRecord] = AuditRecord) -> list[int]:
+    """Records in order, each on its chain, in three statements whatever their number: the heads of
+    all their chains claimed at once, the records inserted at once, the heads moved at once (a batch
+    of messenger sends appends to as many conversations' chains). The same records, hashes and links
+    as one by one. Returns the records' ids in order."""
     if not entries:
-        return
-    session.flush()
-    seq, prev = _claim_head(session, chain)
+        return []
+    session.flush()  # the caller's pending rows first, as an ORM statement here would have done
+    heads = _claim_heads(session, (chain for chain, _e in entries))
     rows = []
-    for e in entries:
-        seq += 1
-        row = _row(chain, seq, prev, e)
-        prev = row["hash"]
+    for chain, e in entries:
+        seq, prev = heads[chain]
+        row = _row(chain, seq + 1, prev, e)
+        heads[chain] = (row["seq"], row["hash"])
         rows.append(row)
-    session.execute(sa_insert(cast(Table, model.__table__)), rows)  # type: ignore[attr-defined]
-    _move_head(session, chain, seq, prev)
+    records = cast(Table, model.__table__)  # type: ignore[attr-defined]  # a mapped subclass
+    ids = session.execute(sa_insert(records).returning(records.c.id, sort_by_parameter_order=True), rows)
+    record_ids = [int(i) for i in ids.scalars()]
+    table = cast(Table, ChainHead.__table__)
+    moved = {chain: heads[chain] for chain, _e in entries}
+    move = update(table).where(table.c.chain == bindparam("c")).values(seq=bindparam("s"), hash=bindparam("h"))
+    session.execute(move, [{"c": chain, "s": seq, "h": hash_} for chain, (seq, hash_) in moved.items()])
+    return record_ids
 
 
 def _row(chain: str, seq: int, prev_hash: str, e: Entry) -> dict[str, Any]:

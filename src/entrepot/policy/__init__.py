@@ -16,6 +16,8 @@ from entrepot.policy.documents import (
     may_read_document,
 )
 from entrepot.policy.messaging import (
+    Membership,
+    OfEnterprise,
     conversation_clause,
     has_left,
     may_add_member,
@@ -48,6 +50,8 @@ __all__ = [
     "audited",
     "conversation_clause",
     "has_left",
+    "Membership",
+    "OfEnterprise",
     "may_add_member",
     "may_manage_members",
     "may_remove_member",

@@ -3,6 +3,9 @@ added, at each message sent and again at each delivery (typing notices included)
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from sqlalchemy import ColumnElement, and_, false, select
 
 from entrepot.core.types import Principal, Role
@@ -12,6 +15,20 @@ from entrepot.policy.rules import ALLOW, Decision, may_message
 
 #: Compliance reviewers read the archive; they never take part in conversations.
 NON_PARTICIPANTS = frozenset({Role.REVIEWER})
+
+
+class OfEnterprise(Protocol):
+    """What the policy reads of a conversation to let someone use it (a Conversation, or a row)."""
+
+    @property
+    def enterprise_id(self) -> int: ...
+
+
+class Membership(Protocol):
+    """What the policy reads of a membership (a Member, or a row)."""
+
+    @property
+    def left_at(self) -> datetime | None: ...
 
 
 def may_participate(principal: Principal | None) -> bool:
@@ -27,7 +44,8 @@ def conversation_clause(principal: Principal | None) -> ColumnElement[bool]:
     return and_(Conversation.enterprise_id == principal.enterprise_id, Conversation.id.in_(mine))
 
 
-def may_use_conversation(principal: Principal | None, conversation: Conversation, member: Member | None) -> Decision:
+def may_use_conversation(principal: Principal | None, conversation: OfEnterprise, member: Membership | None
+                         ) -> Decision:
     if not may_participate(principal):
         return Decision(False, "Your account cannot use the messenger.")
     assert principal is not None
@@ -44,7 +62,7 @@ def price_board_clause(principal: Principal | None) -> ColumnElement[bool]:
     return PriceQuote.enterprise_id == principal.enterprise_id
 
 
-def has_left(principal: Principal | None, conversation: Conversation, member: Member | None) -> bool:
+def has_left(principal: Principal | None, conversation: OfEnterprise, member: Membership | None) -> bool:
     """A former member of a conversation of their own enterprise: told so, rather than "no such"."""
     return (may_participate(principal) and principal is not None and member is not None
             and member.left_at is not None and conversation.enterprise_id == principal.enterprise_id)

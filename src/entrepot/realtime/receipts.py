@@ -12,13 +12,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entrepot.actions import accounts, members
-from entrepot.core.types import UserStatus
 from entrepot.db import Database
-from entrepot.db.tables import User
 
 if TYPE_CHECKING:
     from entrepot.realtime.writer import GroupWriter
@@ -69,6 +66,5 @@ class ReceiptWriter:
 
 def _write(s: Session, batch: dict[int, dict[int, int]]) -> None:
     # Each account as it is now: a suspended or revoked user's page delivers nothing more.
-    users = s.execute(select(User).where(User.id.in_(list(batch)))).unique().scalars()
-    members.mark_delivered(s, [(accounts.principal_of(u), batch[u.id]) for u in users
-                               if u.status == UserStatus.ACTIVE])
+    principals = accounts.active_principals(s, batch)
+    members.mark_delivered(s, [(principal, batch[uid]) for uid, principal in principals.items()])

@@ -6,8 +6,8 @@ and the threadpool hop cost as much again, and SQLite has one writer anyway, so 
 queued on its lock. Nothing waits on a timer: under light load a batch is one send; under heavy load
 the sends that arrive while a batch commits form the next one.
 
-The sends' events are numbered and stored after the batch's last send, in a few statements for all
-of them (`store_events`), instead of a few per send.
+The sends' index rows, archive records and events are stored after the batch's last send, in a few
+statements for all of them (`defer_writes`, `store_deferred`), instead of a few per send.
 
 Guarantees kept: a send's future resolves only after its transaction committed (so the page's "sent"
 comes after commit, and kill -9 loses nothing acknowledged); a send that fails (refused, blocked by
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from entrepot.actions.messaging import DEFERRED_EVENTS, store_events
+from entrepot.actions.messaging import DEFERRED, defer_writes, store_deferred
 from entrepot.db import Database
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,10 @@ class GroupWriter:
         try:
             with self.db.write() as s:
                 s.info["push"] = True  # the fan-out delivers these events; no per-send wake-ups
-                s.info[DEFERRED_EVENTS] = []  # numbered and stored together after the last send
+                defer_writes(s)  # index rows, archive records, events: stored together after the last send
                 for work, future in batch:
                     outcomes.append((future, *self._one(s, work)))
-                store_events(s, s.info.pop(DEFERRED_EVENTS))
+                store_deferred(s)
                 emitted = s.info.pop("emitted", [])
         except BaseException as exc:  # noqa: BLE001 - the commit failed: no send of the batch happened
             log.warning("messenger: a batch of %d sends failed to commit (%s)", len(batch),
@@ -131,7 +131,7 @@ class GroupWriter:
     @staticmethod
     def _one(s: Session, work: Callable[[Session], Any]) -> tuple[Any, BaseException | None]:
         """One send in a savepoint; on failure its rows, events and after-commit callbacks go."""
-        marks = {key: len(s.info.get(key, [])) for key in (DEFERRED_EVENTS, "emitted", "after_commit")}
+        marks = {key: len(s.info.get(key, [])) for key in (*DEFERRED, "emitted", "after_commit")}
         savepoint = s.begin_nested()
         try:
             result = work(s)

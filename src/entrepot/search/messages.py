@@ -72,6 +72,15 @@ def archive_text(action: str, details: dict[str, Any]) -> str:
     return ""
 
 
+#: In a session's `info`, a list that collects new messages' index rows; the group writer adds a whole
+#: batch's rows in one statement (`add_deferred`).
+DEFERRED_ROWS = "deferred_message_rows"
+
+
+def add_deferred(session: Session, rows: list[tuple[int, IndexedText]]) -> None:
+    message_index(session).add(session, rows)
+
+
 @lru_cache(maxsize=256)
 def _analysed(text: str) -> IndexedText:
     """A message and its archive record carry the same text: analyse it once for both indexes."""
@@ -85,7 +94,10 @@ def index_message(session: Session, msg: Message, *, new: bool = False) -> None:
     text = "" if msg.deleted_at is not None else message_text(msg.body, msg.attachment, msg.quote)
     if text.strip():
         rows = [(msg.id, _analysed(text))]
-        if new:
+        deferred = session.info.get(DEFERRED_ROWS) if new else None
+        if deferred is not None:
+            deferred.extend(rows)
+        elif new:
             index.add(session, rows)
         else:
             index.replace(session, rows)
@@ -93,11 +105,11 @@ def index_message(session: Session, msg: Message, *, new: bool = False) -> None:
         index.remove(session, [msg.id])
 
 
-def index_archive_record(session: Session, record_id: int, action: str, details: dict[str, Any] | None) -> None:
-    """Index a new archive record's text (records are never changed, so nothing is replaced)."""
-    text = archive_text(action, details or {})
-    if text.strip():
-        archive_index(session).add(session, [(record_id, _analysed(text))])
+def index_archive_records(session: Session, records: list[tuple[int, str, dict[str, Any] | None]]) -> None:
+    """Index new archive records' texts, (id, action, details) each: records are never changed, so
+    nothing is replaced."""
+    texts = [(record_id, archive_text(action, details or {})) for record_id, action, details in records]
+    archive_index(session).add(session, [(record_id, _analysed(text)) for record_id, text in texts if text.strip()])
 
 
 # -- members ------------------------------------------------------------------------------------
