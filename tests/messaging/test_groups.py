@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from entrepot.actions import accounts, members, messaging
 from entrepot.cli import main
 from entrepot.core.config import Settings
 from entrepot.core.types import Role
+from entrepot.db import Database
 from entrepot.db.messaging import Member, UserEvent
 from entrepot.db.tables import ArchiveRecord, AuditRecord
-from tests.conftest import csrf_of
+from tests.conftest import Users, csrf_of
 from tests.messaging.test_messenger import People, _conversation, _until, people  # noqa: F401 - fixture
 
 
@@ -318,3 +321,32 @@ def test_conversation_list_by_last_activity_with_unread_counts(people: People) -
     assert [(r["id"], r["unread"]) for r in listed] == [(first, 3), (group, 1)]
     page = b.get("/messages").text
     assert page.index(f'data-id="{first}"') < page.index(f'data-id="{group}"')
+
+
+@pytest.mark.parametrize("recent_ids", [members.RECENT_IDS, 0])  # 0: every range read on its own
+def test_delivery_receipts_of_many_members_at_once(db: Database, users: Users, recent_ids: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """One mark_delivered for several members and conversations (as the receipt writer calls it):
+    each sender hears once per member and conversation, of the messages others sent; a mark that
+    does not rise, or a conversation the member is not in, changes nothing."""
+    monkeypatch.setattr(members, "RECENT_IDS", recent_ids)
+    a, b, c = (accounts.principal_of(users.make(n, enterprise="hanbit")) for n in ("ann", "ben", "cid"))
+    with db.write() as s:
+        desk = messaging.start_conversation(s, a, [b.user_id, c.user_id], "Desk").id
+        pair = messaging.start_conversation(s, a, [b.user_id]).id
+        m1 = messaging.send_message(s, a, desk, "m1", "one")[0].id
+        m2 = messaging.send_message(s, c, desk, "m2", "two")[0].id
+        m3 = messaging.send_message(s, b, desk, "m3", "three, Ben's own")[0].id
+        m4 = messaging.send_message(s, a, pair, "m4", "four")[0].id
+    with db.write() as s:
+        members.mark_delivered(s, [(b, {desk: m3, pair: m4}), (c, {desk: m1, pair: m4})])
+    with db.write() as s:
+        members.mark_delivered(s, [(b, {desk: m2})])  # lower than Ben's mark: nothing
+    with db.read() as s:
+        told = sorted((e.user_id, e.payload["conversation_id"], e.payload["user_id"], e.payload["up_to"])
+                      for e in s.execute(select(UserEvent).where(UserEvent.type == "delivered")).scalars())
+        marks = {(m.conversation_id, m.user_id): m.delivered_up_to for m in s.execute(select(Member)).scalars()}
+    assert told == sorted([(a.user_id, desk, b.user_id, m3), (c.user_id, desk, b.user_id, m3),
+                           (a.user_id, pair, b.user_id, m4), (a.user_id, desk, c.user_id, m1)])
+    assert marks[(desk, b.user_id)] == m3 and marks[(pair, b.user_id)] == m4 and marks[(desk, c.user_id)] == m1
+    assert (pair, c.user_id) not in marks

@@ -85,29 +85,62 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
     emit(session, [user_id], "conversation.removed", {"removed_from": conv.id})
 
 
+#: How far back (in message ids) a receipt's range may start and still be read with the others.
+RECENT_IDS = 10_000
+
+
 def mark_delivered(session: Session, receipts: list[tuple[Principal, dict[int, int]]]) -> None:
     """Each user's page acknowledged message events up to these ids (conversation -> message id).
     The senders of the newly delivered messages are told; marks only ever rise. Many users at once:
     their memberships are read in one query (receipts come in floods: one per message and recipient)."""
     by_user = {actor.user_id: (actor, marks) for actor, marks in receipts if marks}
     pairs = [(conv, uid) for uid, (_actor, marks) in by_user.items() for conv in marks]
-    messages = cast(Table, Message.__table__)  # Core: no flush of the marks before each lookup
-    for start in range(0, len(pairs), 500):
+    for start in range(0, len(pairs), 200):
         found = session.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
-                                .where(tuple_(Member.conversation_id, Member.user_id).in_(pairs[start:start + 500]))
+                                .where(tuple_(Member.conversation_id, Member.user_id).in_(pairs[start:start + 200]))
                                 .order_by(Member.user_id, Conversation.id)).all()
+        moved: list[tuple[int, int, int, int]] = []  # (conversation, member, delivered before, now)
         for conv, member in found:
             actor, marks = by_user[member.user_id]
             up_to = marks[conv.id]
-            if not policy.may_use_conversation(actor, conv, member) or up_to <= member.delivered_up_to:
-                continue
-            since, member.delivered_up_to = member.delivered_up_to, up_to
-            senders = session.execute(select(messages.c.sender_id).distinct().where(
-                messages.c.conversation_id == conv.id, messages.c.id > since, messages.c.id <= up_to,
-                messages.c.sender_id != actor.user_id)).scalars().all()
-            if senders:
-                emit(session, senders, "delivered",
-                     {"conversation_id": conv.id, "user_id": actor.user_id, "up_to": up_to})
+            if policy.may_use_conversation(actor, conv, member) and up_to > member.delivered_up_to:
+                moved.append((conv.id, member.user_id, member.delivered_up_to, up_to))
+                member.delivered_up_to = up_to
+        senders = _senders_between(session, moved)
+        for conv_id, user_id, _since, up_to in moved:
+            if senders.get((conv_id, user_id)):
+                emit(session, sorted(senders[(conv_id, user_id)]), "delivered",
+                     {"conversation_id": conv_id, "user_id": user_id, "up_to": up_to})
+
+
+def _senders_between(session: Session, ranges: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], set[int]]:
+    """For each (conversation, member, after, up to): who else sent the messages in that range. The
+    ranges of a flood of receipts are recent: one Core statement reads the messages of all their
+    conversations after the oldest of them, and the ranges take their senders from it. A range that
+    starts much further back (a member's first receipt after a long absence) is read on its own."""
+    messages = cast(Table, Message.__table__)
+    found: dict[tuple[int, int], set[int]] = {}
+    if not ranges:
+        return found
+    newest = max(up_to for _c, _u, _s, up_to in ranges)
+    recent = [r for r in ranges if r[2] >= newest - RECENT_IDS]
+    sent: dict[int, list[tuple[int, int]]] = {}  # conversation -> (message id, sender)
+    if recent:
+        rows = session.execute(select(messages.c.conversation_id, messages.c.id, messages.c.sender_id).where(
+            messages.c.conversation_id.in_({conv for conv, *_ in recent}),
+            messages.c.id > min(since for _c, _u, since, _t in recent), messages.c.id <= newest))
+        for conv, message_id, sender in rows:
+            sent.setdefault(conv, []).append((message_id, sender))
+    for conv, user_id, since, up_to in ranges:
+        if since >= newest - RECENT_IDS:
+            senders = {s for m, s in sent.get(conv, ()) if since < m <= up_to and s != user_id}
+        else:
+            senders = set(session.execute(select(messages.c.sender_id).distinct().where(
+                messages.c.conversation_id == conv, messages.c.id > since, messages.c.id <= up_to,
+                messages.c.sender_id != user_id)).scalars())
+        if senders:
+            found[(conv, user_id)] = senders
+    return found
 
 
 def typing_recipients(session: Session, actor: Principal, conversation_id: int) -> list[int]:

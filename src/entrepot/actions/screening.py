@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -348,10 +348,14 @@ def _track_topic(
     if len(rows) < topic.window:
         return
     window = [(int(mid), float(score)) for mid, score in reversed(rows)]
-    state = session.get(TopicState, msg.conversation_id)
-    decision, mean = drift_decision([s for _, s in window], bool(state and state.drifting), topic)
-    if decision == "end" and state is not None:
-        state.drifting, state.updated_at = False, datetime.now(UTC)
+    states = cast(Table, TopicState.__table__)  # Core: read on every send once the window is full
+    session.flush()  # an episode started by an earlier message of this transaction counts
+    drifting = bool(session.execute(select(states.c.drifting)
+                                    .where(states.c.conversation_id == msg.conversation_id)).scalar())
+    decision, mean = drift_decision([s for _, s in window], drifting, topic)
+    if decision == "end" and drifting:
+        session.execute(update(states).where(states.c.conversation_id == msg.conversation_id)
+                        .values(drifting=False, updated_at=datetime.now(UTC)))
     elif decision == "start":
         state = _locked_state(session, msg.conversation_id)
         if state.drifting:  # another sender's message started this episode a moment ago
