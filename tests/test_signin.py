@@ -10,6 +10,8 @@ import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from entrepot.accounts import tokens
+from entrepot.actions import auth
 from entrepot.core.config import Settings
 from entrepot.core.types import Role
 from entrepot.db import Database
@@ -185,3 +187,30 @@ def test_logout_ends_the_session(client: TestClient, db: Database, users: Users)
     with db.read() as s:
         assert s.execute(select(WebSession)).first() is None
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_session_principals_decide_as_resolve_session(settings: Settings, db: Database, users: Users) -> None:
+    """The fan-out's check of many sessions at once finds what the sign-in path finds for each one."""
+    now = datetime.now(UTC)
+    owners = {name: users.make(name, *roles) for name, roles in
+              (("fresh", (Role.TRADER,)), ("idle", (Role.TRADER,)), ("old", (Role.TRADER,)),
+               ("halfway", (Role.TRADER, Role.LIBRARIAN)), ("gone", (Role.TRADER,)))}
+    cookies = {name: tokens.new_token() for name in owners}
+    ages = {"idle": (now - timedelta(minutes=31), now - timedelta(minutes=31)),
+            "old": (now - timedelta(hours=13), now)}
+    with db.write() as s:
+        for name, user in owners.items():
+            created, seen = ages.get(name, (now, now))
+            s.add(WebSession(id=tokens.digest(cookies[name]), user_id=user.id, csrf_token=tokens.new_token(),
+                             mfa_passed=name != "halfway", created_at=created, last_seen_at=seen))
+        s.execute(update(User).where(User.username == "gone").values(status="suspended"))
+    with db.read() as s:
+        one_by_one = {}
+        for cookie in [*cookies.values(), tokens.new_token()]:
+            resolved = auth.resolve_session(s, settings, cookie)
+            if resolved is not None:
+                one_by_one[tokens.digest(cookie)] = resolved.principal
+        at_once = auth.session_principals(s, settings, {tokens.digest(c) for c in cookies.values()})
+    assert at_once == one_by_one
+    assert set(at_once) == {tokens.digest(cookies["fresh"]), tokens.digest(cookies["halfway"])}
+    assert at_once[tokens.digest(cookies["halfway"])].second_factor_owed

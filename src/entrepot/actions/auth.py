@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from entrepot import audit
 from entrepot.accounts import passwords, tokens, totp
 from entrepot.actions import validate
-from entrepot.actions.accounts import principal_of
+from entrepot.actions.accounts import active_principals, principal_of
 from entrepot.core.config import Settings
 from entrepot.core.errors import Forbidden, InvalidInput, NotAuthenticated, RateLimited
 from entrepot.core.messages import N_
@@ -176,18 +178,38 @@ def resolve_session(session: Session, settings: Settings, token: str | None) -> 
     if not token or len(token) > 128:
         return None
     ws = session.get(WebSession, tokens.digest(token))
-    if ws is None:
-        return None
     now = _now()
-    idle = settings.shared_terminal_idle_minutes if settings.shared_terminal else settings.session_idle_minutes
-    if now - ws.last_seen_at > timedelta(minutes=idle) or now - ws.created_at > timedelta(
-            hours=settings.session_absolute_hours):
+    if ws is None or _expired(settings, ws.created_at, ws.last_seen_at, now):
         return None
     user = session.get(User, ws.user_id)
     if user is None or user.status != UserStatus.ACTIVE:
         return None
     principal = principal_of(user, second_factor_owed=not ws.mfa_passed)
     return Resolved(ws, user, principal, (now - ws.last_seen_at).total_seconds() > TOUCH_INTERVAL)
+
+
+def _expired(settings: Settings, created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
+    idle = settings.shared_terminal_idle_minutes if settings.shared_terminal else settings.session_idle_minutes
+    return (now - last_seen_at > timedelta(minutes=idle)
+            or now - created_at > timedelta(hours=settings.session_absolute_hours))
+
+
+def session_principals(session: Session, settings: Settings, session_ids: Iterable[str]) -> dict[str, Principal]:
+    """What `resolve_session` finds for each of many sessions (by their stored ids, the tokens'
+    digests), from a few Core statements whatever their number: the messenger's fan-out asks it for
+    every connection a batch of events reaches. Unknown, expired and inactive users' sessions are
+    left out."""
+    sessions = cast(Table, WebSession.__table__)
+    ids, now = sorted(set(session_ids)), _now()
+    valid: dict[str, tuple[int, bool]] = {}  # session id -> (user id, second factor passed)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(sessions.c.id, sessions.c.user_id, sessions.c.mfa_passed, sessions.c.created_at,
+                                      sessions.c.last_seen_at).where(sessions.c.id.in_(ids[start:start + 500])))
+        valid.update((sid, (uid, bool(mfa))) for sid, uid, mfa, created, seen in rows
+                     if not _expired(settings, created, seen, now))
+    principals = active_principals(session, {uid for uid, _mfa in valid.values()})
+    return {sid: replace(principals[uid], second_factor_owed=not mfa) for sid, (uid, mfa) in valid.items()
+            if uid in principals}
 
 
 def touch_session(session: Session, session_id: str) -> None:

@@ -67,8 +67,8 @@ class Connection:
                  session_id: str | None = None) -> None:
         self.ws, self.db, self.bus, self.principal = ws, db, bus, principal
         self.receipts = receipts or ReceiptWriter(db)
-        #: (session=None) -> Principal | None, asked before every delivery; the fan-out passes a
-        #: session holding the rows it needs, so a batch re-checks all its connections in 3 queries.
+        #: () -> Principal | None, asked before every read of the log and typing notice; the fan-out
+        #: re-checks all the connections a batch reaches at once (Fanout.resolve).
         self.recheck = recheck
         self.writer, self.fanout, self.session_id = writer, fanout, session_id
         #: Events handed over by the fan-out, and the principal it found for them (None: invalid).

@@ -3,7 +3,7 @@
 Without this, every recipient's connection woke up and read its event log back (the session re-check,
 the events, the member's conversations: several queries per recipient per message). Here the writer
 thread does, once per batch: re-check the session of every connection concerned with three queries
-(sessions, users with their roles) through the same `auth.resolve_session` as the sign-in path, then
+(sessions, users, their roles: `auth.session_principals`, which decides as the sign-in path does), then
 pass each connection its events and its principal as of now. The connection sends them if they follow
 the last event it sent, checking each against its cached conversations (see Connection.offer);
 otherwise it reads its log as before. Other instances hear of the events through the bus (Redis).
@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from entrepot.core.types import Principal
 from entrepot.db import Database
-from entrepot.db.tables import User, WebSession
 from entrepot.realtime.bus import LocalBus
 
 if TYPE_CHECKING:
@@ -28,11 +29,15 @@ if TYPE_CHECKING:
 
 #: (seq, event type, payload, the payload already as JSON: encoded once for every recipient)
 Pushed = tuple[int, str, dict[str, Any], str]
+Resolve = Callable[[Session, set[str]], dict[str, Principal]]
 
 
 class Fanout:
-    def __init__(self, db: Database, bus: LocalBus) -> None:
+    def __init__(self, db: Database, bus: LocalBus, resolve: Resolve) -> None:
         self.db, self.bus = db, bus
+        #: (session, stored session ids) -> {session id: principal} of those still valid for the
+        #: messenger, in a few queries for any number (see auth.session_principals).
+        self.resolve = resolve
         self._connections: dict[int, set[Connection]] = defaultdict(set)
         self._lock = threading.Lock()
 
@@ -64,14 +69,9 @@ class Fanout:
         for conn, events in targets:
             conn.offer(principals.get(conn), sorted(events, key=lambda e: e[0]))
 
-    def _recheck(self, conns: list[Connection]) -> dict[Connection, Any]:
-        """Each connection's principal as of now (None: session gone, account no longer active)."""
-        session_ids = {c.session_id for c in conns if c.session_id}
+    def _recheck(self, conns: list[Connection]) -> dict[Connection, Principal | None]:
+        """Each connection's principal as of now (None: session gone, account no longer active, or
+        the policy no longer lets it use the messenger)."""
         with self.db.read() as s:
-            # Loaded into the session and held here (its identity map keeps rows only while they are
-            # referenced): resolve_session's lookups then find them without a query.
-            held: list[Any] = list(s.execute(select(WebSession).where(WebSession.id.in_(session_ids))).scalars())
-            users = {r.user_id for r in held}
-            if users:
-                held += s.execute(select(User).where(User.id.in_(users))).unique().scalars()
-            return {c: c.recheck(s) for c in conns}
+            valid = self.resolve(s, {c.session_id for c in conns if c.session_id})
+        return {c: valid.get(c.session_id) if c.session_id else None for c in conns}

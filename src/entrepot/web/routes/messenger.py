@@ -227,14 +227,10 @@ def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any
         return messaging.message_payload(msg, reply=messaging.reply_of(s, msg))
 
 
-def _ws_principal(ws: WebSocket, session: Any = None) -> Principal | None:
-    """The socket's principal as of now; `session` (the fan-out's) may already hold the rows."""
-    settings, db = ws.app.state.settings, ws.app.state.db
-    if session is not None:
-        resolved = auth.resolve_session(session, settings, ws.cookies.get(SESSION_COOKIE))
-    else:
-        with db.read() as s:
-            resolved = auth.resolve_session(s, settings, ws.cookies.get(SESSION_COOKIE))
+def _ws_principal(ws: WebSocket) -> Principal | None:
+    """The socket's principal as of now."""
+    with ws.app.state.db.read() as s:
+        resolved = auth.resolve_session(s, ws.app.state.settings, ws.cookies.get(SESSION_COOKIE))
     if resolved is None or not policy.allows(resolved.principal, policy.Action.MESSAGING):
         return None
     return resolved.principal
@@ -256,7 +252,7 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
     t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
     writer, fanout = _group_writer(ws.app)
     cookie = ws.cookies.get(SESSION_COOKIE)
-    conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda s=None: _ws_principal(ws, s),
+    conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws),
                       since, t.gettext, _receipts(ws.app), writer=writer, fanout=fanout,
                       session_id=tokens.digest(cookie) if cookie else None)
     conn.currencies = load_reference(ws.app.state.settings.reference_dir).currencies or None
@@ -282,7 +278,13 @@ def _group_writer(app: Any) -> tuple[GroupWriter, Fanout]:
     """One group-commit writer and its fan-out per app, made with its first connection."""
     found = getattr(app.state, "group_writer", None)
     if found is None:
-        fanout = Fanout(app.state.db, app.state.bus)
+        settings = app.state.settings
+
+        def resolve(session: Any, session_ids: set[str]) -> dict[str, Principal]:
+            found = auth.session_principals(session, settings, session_ids)
+            return {sid: p for sid, p in found.items() if policy.allows(p, policy.Action.MESSAGING)}
+
+        fanout = Fanout(app.state.db, app.state.bus, resolve)
         found = app.state.group_writer = (GroupWriter(app.state.db, fanout.deliver), fanout)
     return found
 
