@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,15 +158,19 @@ def usable_conversation(session: Session, actor: Principal, conversation_id: int
     return conv, member
 
 
-def check_writable(session: Session, actor: Principal, conversation_id: int) -> None:
+def check_writable(session: Session, actor: Principal, conversation_id: int) -> list[int]:
     """What `usable_conversation` decides, from one Core statement and without loading objects: the
-    check of every message sent."""
+    check of every message sent. Returns the current members, whom the message goes to."""
     session.flush()  # membership changed in this session counts (cheap when nothing is pending)
     convs, members = cast(Table, Conversation.__table__), cast(Table, Member.__table__)
-    joined = convs.outerjoin(members, and_(members.c.conversation_id == convs.c.id, members.c.user_id == actor.user_id))
-    row = session.execute(select(convs.c.enterprise_id, members.c.user_id, members.c.left_at).select_from(joined)
-                          .where(convs.c.id == conversation_id)).one_or_none()
-    _check_use(actor, row, None if row is None or row.user_id is None else row)
+    rows = session.execute(
+        select(convs.c.enterprise_id, members.c.user_id, members.c.left_at)
+        .select_from(convs.outerjoin(members, members.c.conversation_id == convs.c.id))
+        .where(convs.c.id == conversation_id, or_(members.c.left_at.is_(None), members.c.user_id == actor.user_id))
+    ).all()
+    mine = next((r for r in rows if r.user_id == actor.user_id), None)
+    _check_use(actor, rows[0] if rows else None, mine)
+    return [r.user_id for r in rows if r.user_id is not None and r.left_at is None]
 
 
 def _check_use(actor: Principal, conv: policy.OfEnterprise | None, member: policy.Membership | None) -> None:
@@ -250,7 +254,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
     existing = existing_message(session, actor, cid)
     if existing is not None:
         return existing, False
-    check_writable(session, actor, conversation_id)
+    members = check_writable(session, actor, conversation_id)
     text = validate.clean_text(body, "body", max_len=MAX_BODY)
     if reply_to_id is not None:
         parent = session.get(Message, reply_to_id)
@@ -260,7 +264,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
                   reply_to_id=reply_to_id)
     session.add(msg)
     session.flush()
-    announce(session, msg, actor)
+    announce(session, msg, actor, members)
     return msg, True
 
 
@@ -275,15 +279,15 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
     return None if found is None else session.get(Message, found)
 
 
-def announce(session: Session, msg: Message, sender: Principal) -> None:
-    """Screen, archive, index and deliver the new message, all in the sender's transaction."""
+def announce(session: Session, msg: Message, sender: Principal, members: list[int]) -> None:
+    """Screen, archive, index and deliver the new message to `members` (the conversation's current
+    members, from `check_writable`), all in the sender's transaction."""
     touch(session, msg.conversation_id)
     # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
     compliance.screen(session, msg, sender.enterprise_id, dominant_language(msg.body) if msg.body else None)
     archive.record(session, msg.conversation_id, f"message.{msg.kind}", sender, archive.message_details(msg), msg.id)
     message_search.index_message(session, msg, new=True)
-    emit(session, _member_ids(session, msg.conversation_id), "message",
-         message_payload(msg, sender.display_name, reply_of(session, msg)))
+    emit(session, members, "message", message_payload(msg, sender.display_name, reply_of(session, msg)))
 
 
 def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
@@ -295,13 +299,13 @@ def send_attachment(session: Session, actor: Principal, conversation_id: int, cl
         return existing, False
     if kind not in ("image", "file", "voice"):
         raise InvalidInput("Unknown kind of attachment.", field="kind")
-    check_writable(session, actor, conversation_id)
+    members = check_writable(session, actor, conversation_id)
     msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=client_id.strip(), kind=kind,
                   body=validate.clean_text(caption, "body", max_len=MAX_BODY, required=False),
                   attachment=attachment, duration_s=duration_s)
     session.add(msg)
     session.flush()
-    announce(session, msg, actor)
+    announce(session, msg, actor, members)
     return msg, True
 
 

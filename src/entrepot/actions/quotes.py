@@ -67,7 +67,7 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
     existing = messaging.existing_message(session, actor, client_id)
     if existing is not None:
         return existing, False
-    messaging.check_writable(session, actor, conversation_id)
+    members = messaging.check_writable(session, actor, conversation_id)
     summary = (f"{card['product']}: {card['price']:,.2f} {card['currency']} / {card['unit']}, "
                f"{card['quantity']:,g} {card['unit']}, {card['incoterm']} {card['place']}")
     msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=client_id.strip()[:64],
@@ -80,5 +80,5 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
                            hs_code=card["hs_code"], quantity=card["quantity"], unit=card["unit"], price=card["price"],
                            currency=card["currency"], incoterm=card["incoterm"], place=card["place"],
                            valid_until=date.fromisoformat(str(card["valid_until"])) if card["valid_until"] else None))
-    messaging.announce(session, msg, actor)
+    messaging.announce(session, msg, actor, members)
     return msg, True
