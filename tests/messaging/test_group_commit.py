@@ -83,11 +83,14 @@ def test_a_batch_commits_each_send_alone(db: Database, users: Users) -> None:
         ).scalars()]
         indexed = set(s.execute(text("SELECT message_id FROM message_search" if s.get_bind().dialect.name == "postgresql"
                                      else "SELECT rowid FROM message_fts")).scalars())
+        plain = s.execute(select(func.count()).where(Message.conversation_id == conv, Message.attachment.is_(None),
+                                                     Message.quote.is_(None), Message.reply_to_id.is_(None))).scalar()
         touched = s.get(Conversation, conv).last_activity_at  # type: ignore[union-attr]
         last_sent = s.get(Message, fourth).created_at  # type: ignore[union-attr]
     assert bodies == ["one", "four"]
     assert archived == [("conversation.create", None), ("message.text", "one"), ("message.text", "four")]
     assert indexed == {first, fourth}
+    assert plain == 2  # what a text message lacks is SQL NULL (a JSON column could have stored 'null')
     assert touched >= last_sent  # the batch moved the conversation up the list
     assert seqs == [1, 2, 3]  # the failed send's number was rolled back with it: no gap
     # only committed events reach the fan-out, in commit order

@@ -70,10 +70,8 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
     members = messaging.check_writable(session, actor, conversation_id)
     summary = (f"{card['product']}: {card['price']:,.2f} {card['currency']} / {card['unit']}, "
                f"{card['quantity']:,g} {card['unit']}, {card['incoterm']} {card['place']}")
-    msg = Message(conversation_id=conversation_id, sender_id=actor.user_id, client_id=client_id.strip()[:64],
-                  kind="quote", body=summary, quote=card)
-    session.add(msg)
-    session.flush()
+    msg = messaging.insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
+                                   client_id=client_id.strip()[:64], kind="quote", body=summary, quote=card)
     # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
     session.add(PriceQuote(message_id=msg.id, enterprise_id=actor.enterprise_id, sender_id=actor.user_id,
                            product=str(card["product"]), product_key=product_key(str(card["product"])),

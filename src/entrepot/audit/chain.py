@@ -57,19 +57,29 @@ def _hashed_fields(rec: ChainedRecord) -> dict[str, Any]:
 
 
 def _claim_heads(session: Session, chains: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Each chain's newest (seq, hash), in ONE statement for any number of chains: it creates the head
-    rows that are missing and holds them until commit (on PostgreSQL, ON CONFLICT DO UPDATE locks each
-    row as FOR UPDATE would, in chain order so two writers never deadlock; SQLite write transactions
-    hold the database lock)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    """Each chain's newest (seq, hash), held until commit: read in one statement for any number of
+    chains (on PostgreSQL FOR UPDATE, in chain order so two writers never deadlock; SQLite write
+    transactions hold the database lock). A chain's first record creates its head row first."""
     heads = cast(Table, ChainHead.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def locked(names: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(names), 500):
+            query = (select(heads.c.chain, heads.c.seq, heads.c.hash)
+                     .where(heads.c.chain.in_(names[start:start + 500])).order_by(heads.c.chain))
+            found.update((str(c), (int(s), str(h))) for c, s, h in session.execute(
+                query.with_for_update() if postgres else query))
+        return found
+
     wanted = sorted(set(chains))
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(wanted), 500):
-        claim = insert(heads).values([{"chain": c, "seq": 0, "hash": GENESIS} for c in wanted[start:start + 500]])
-        claim = claim.on_conflict_do_update(index_elements=[heads.c.chain], set_={"seq": heads.c.seq})
-        rows = session.execute(claim.returning(heads.c.chain, heads.c.seq, heads.c.hash))
-        found.update((str(chain), (int(seq), str(hash_))) for chain, seq, hash_ in rows)
+    found = locked(wanted)
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        insert = pg_insert if postgres else sqlite_insert
+        session.execute(insert(heads).values([{"chain": c, "seq": 0, "hash": GENESIS} for c in missing])
+                        .on_conflict_do_nothing())
+        found.update(locked(missing))
     return found
 
 
