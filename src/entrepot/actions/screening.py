@@ -337,21 +337,21 @@ def _track_topic(
     if scored.tokens < topic.min_tokens:
         return  # too short to say anything about the topic
     score_rows = cast(Table, TopicScore.__table__)  # Core: two statements of every send, without the ORM
+    states = cast(Table, TopicState.__table__)
     session.execute(insert(score_rows).values(message_id=msg.id, conversation_id=msg.conversation_id,
                                               score=round(scored.score, 4)))
+    session.flush()  # an episode started by an earlier message of this transaction counts
+    in_episode = select(states.c.drifting).where(states.c.conversation_id == msg.conversation_id).scalar_subquery()
     rows = session.execute(
-        select(score_rows.c.message_id, score_rows.c.score)
+        select(score_rows.c.message_id, score_rows.c.score, in_episode)  # the window, and whether it drifts
         .where(score_rows.c.conversation_id == msg.conversation_id)
         .order_by(score_rows.c.message_id.desc())
         .limit(topic.window)
     ).all()
     if len(rows) < topic.window:
         return
-    window = [(int(mid), float(score)) for mid, score in reversed(rows)]
-    states = cast(Table, TopicState.__table__)  # Core: read on every send once the window is full
-    session.flush()  # an episode started by an earlier message of this transaction counts
-    drifting = bool(session.execute(select(states.c.drifting)
-                                    .where(states.c.conversation_id == msg.conversation_id)).scalar())
+    window = [(int(mid), float(score)) for mid, score, _drifting in reversed(rows)]
+    drifting = bool(rows[0][2])
     decision, mean = drift_decision([s for _, s in window], drifting, topic)
     if decision == "end" and drifting:
         session.execute(update(states).where(states.c.conversation_id == msg.conversation_id)
