@@ -87,7 +87,7 @@ def _serve(env: Env, host: str | None, port: int | None) -> None:
 
     settings = env.settings
     app = create_app(settings, env.db)
-    app.state.serving = True  # a long-lived server process (see web.app._warm)
+    app.state.serving = True  # a long-lived server process: see web.collector
     _serving_limits()
     # No protocol-level pings: the messenger's connections send their own heartbeat and close links
     # idle for 70 s; uvicorn's 20 s pong deadline dropped thousands of healthy clients whenever the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from entrepot.db import Database
 from entrepot.jobs import open_database
 from entrepot.realtime.bus import make_bus
 from entrepot.web import errors, i18n, openapi
+from entrepot.web.collector import Collector
 from entrepot.web.middleware import SecurityMiddleware
 from entrepot.web.render import make_environment
 from entrepot.web.routes import (
@@ -41,30 +41,28 @@ from entrepot.web.routes import exports as export_pages
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _warm(config: screening.Screening, freeze: bool) -> None:
-    """Load what screening needs. A server process (`freeze`) then takes everything loaded so far
-    out of the garbage collector's sight: the analysers' dictionaries are millions of objects that
-    live as long as the process, and every full collection walked them all again (measured: 8% of a
-    busy messenger's CPU). Not in tests, which make many apps in one process: a frozen app's cycles
-    would never be collected."""
+def _warm(config: screening.Screening, collector: Collector | None) -> None:
+    """Load what screening needs; then a server process takes the collector in hand (see
+    web.collector). Not in tests, which make many apps in one process."""
     screening.warm(config)
-    if freeze:
-        gc.collect()
-        gc.freeze()
+    if collector is not None:
+        collector.start()
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.bus.start()
+    collector = Collector() if getattr(app.state, "serving", False) else None
     # The analysers and the trade vocabulary take seconds to load: not on the first message's time.
-    threading.Thread(target=_warm, args=(app.state.db.after_commit_context["screening"],
-                                         getattr(app.state, "serving", False)),
+    threading.Thread(target=_warm, args=(app.state.db.after_commit_context["screening"], collector),
                      name="screening-warm", daemon=True).start()
     try:
         yield
     finally:
         await asyncio.to_thread(messenger.close_writer, app)
         await app.state.bus.stop()
+        if collector is not None:
+            collector.stop()
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
