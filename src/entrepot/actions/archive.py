@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from entrepot import audit
 from entrepot.audit.chain import ARCHIVE_PREFIX
 from entrepot.core.types import Principal
+from entrepot.db.memo import later_or_now
 from entrepot.db.messaging import Message
 from entrepot.db.tables import ArchiveRecord
 from entrepot.search import messages as message_search
@@ -30,11 +31,7 @@ def record(session: Session, conversation_id: int, action: str, actor: Principal
     pending = (chain_of(conversation_id),
                audit.Entry(action, "message" if message_id else "conversation", message_id or conversation_id,
                            details, actor))
-    deferred = session.info.get(DEFERRED_RECORDS)
-    if deferred is not None:
-        deferred.append(pending)
-    else:
-        store(session, [pending])
+    later_or_now(session, DEFERRED_RECORDS, pending, lambda records: store(session, records))
 
 
 def store(session: Session, records: list[Pending]) -> None:

@@ -18,6 +18,7 @@ from entrepot.actions import archive, compliance, validate
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.messages import N_
 from entrepot.core.types import Principal
+from entrepot.db.memo import later_or_now
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
 from entrepot.ingest.language import detect_language as dominant_language
@@ -64,11 +65,7 @@ def emit(session: Session, user_ids: Iterable[int], type_: str, payload: dict[st
     users = sorted(set(user_ids))
     if not users:
         return
-    deferred = session.info.get(DEFERRED_EVENTS)
-    if deferred is not None:
-        deferred.append((users, type_, payload))
-    else:
-        store_events(session, [(users, type_, payload)])
+    later_or_now(session, DEFERRED_EVENTS, (users, type_, payload), lambda events: store_events(session, events))
 
 
 def store_events(session: Session, events: list[Event]) -> None:
@@ -182,11 +179,7 @@ def _check_use(actor: Principal, conv: policy.OfEnterprise | None, member: polic
 
 def touch(session: Session, conversation_id: int) -> None:
     """A message makes its conversation the most recently active (the conversation list's order)."""
-    deferred = session.info.get(DEFERRED_TOUCHES)
-    if deferred is not None:
-        deferred.append(conversation_id)
-    else:
-        _touch_all(session, [conversation_id])
+    later_or_now(session, DEFERRED_TOUCHES, conversation_id, lambda ids: _touch_all(session, ids))
 
 
 def _touch_all(session: Session, conversation_ids: list[int]) -> None:

@@ -1,5 +1,6 @@
 """Values computed once per transaction: what a batch of sends reads again and again (the rules of
-an enterprise, its off-topic settings) but cannot change while the batch holds the write lock."""
+an enterprise, its off-topic settings) but cannot change while the batch holds the write lock; and
+writes a batch collects to make together."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ def per_transaction(session: Session, key: Hashable, compute: Callable[[], T]) -
     if key not in values:
         values[key] = compute()
     return values[key]  # type: ignore[no-any-return]
+
+
+def later_or_now(session: Session, key: str, item: T, write: Callable[[list[T]], None]) -> None:
+    """Add `item` to the list the session's `info` holds under `key` when a batch collects such
+    writes (it stores them together later, in the same transaction); otherwise write it now."""
+    collected = session.info.get(key)
+    if collected is not None:
+        collected.append(item)
+    else:
+        write([item])

@@ -25,6 +25,7 @@ from entrepot import policy
 from entrepot.audit.chain import ARCHIVE_PREFIX
 from entrepot.core.types import Principal
 from entrepot.db import Database
+from entrepot.db.memo import later_or_now
 from entrepot.db.messaging import Conversation, Message
 from entrepot.db.tables import ArchiveRecord, User
 from entrepot.search.analyzers import IndexedText
@@ -93,14 +94,11 @@ def index_message(session: Session, msg: Message, *, new: bool = False) -> None:
     index = message_index(session)
     text = "" if msg.deleted_at is not None else message_text(msg.body, msg.attachment, msg.quote)
     if text.strip():
-        rows = [(msg.id, _analysed(text))]
-        deferred = session.info.get(DEFERRED_ROWS) if new else None
-        if deferred is not None:
-            deferred.extend(rows)
-        elif new:
-            index.add(session, rows)
+        row = (msg.id, _analysed(text))
+        if new:
+            later_or_now(session, DEFERRED_ROWS, row, lambda rows: index.add(session, rows))
         else:
-            index.replace(session, rows)
+            index.replace(session, [row])
     elif not new:
         index.remove(session, [msg.id])
 
