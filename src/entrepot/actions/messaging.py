@@ -155,16 +155,24 @@ def usable_conversation(session: Session, actor: Principal, conversation_id: int
     return conv, member
 
 
+# The statements every send makes, built once: SQLAlchemy then skips building them and computing
+# their cache keys on each call, which cost as much as running them.
+_convs, _members, _messages = (cast(Table, m.__table__) for m in (Conversation, Member, Message))
+#: A conversation's current members, and the sender's membership even if they left it.
+_SEATS = (select(_convs.c.enterprise_id, _members.c.user_id, _members.c.left_at)
+          .select_from(_convs.outerjoin(_members, _members.c.conversation_id == _convs.c.id))
+          .where(_convs.c.id == bindparam("conversation"),
+                 or_(_members.c.left_at.is_(None), _members.c.user_id == bindparam("user"))))
+#: The message a sender sent under a client id (a retry; almost always none).
+_SENT_UNDER = select(_messages.c.id).where(_messages.c.sender_id == bindparam("sender"),
+                                           _messages.c.client_id == bindparam("client_id"))
+
+
 def check_writable(session: Session, actor: Principal, conversation_id: int) -> list[int]:
     """What `usable_conversation` decides, from one Core statement and without loading objects: the
     check of every message sent. Returns the current members, whom the message goes to."""
     session.flush()  # membership changed in this session counts (cheap when nothing is pending)
-    convs, members = cast(Table, Conversation.__table__), cast(Table, Member.__table__)
-    rows = session.execute(
-        select(convs.c.enterprise_id, members.c.user_id, members.c.left_at)
-        .select_from(convs.outerjoin(members, members.c.conversation_id == convs.c.id))
-        .where(convs.c.id == conversation_id, or_(members.c.left_at.is_(None), members.c.user_id == actor.user_id))
-    ).all()
+    rows = session.execute(_SEATS, {"conversation": conversation_id, "user": actor.user_id}).all()
     mine = next((r for r in rows if r.user_id == actor.user_id), None)
     _check_use(actor, rows[0] if rows else None, mine)
     return [r.user_id for r in rows if r.user_id is not None and r.left_at is None]
@@ -277,9 +285,7 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
     cid = (client_id or "").strip()
     if not cid or len(cid) > 64:
         raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
-    messages = cast(Table, Message.__table__)  # a Core lookup: every send asks, and almost always in vain
-    found = session.execute(select(messages.c.id).where(messages.c.sender_id == actor.user_id,
-                                                        messages.c.client_id == cid)).scalar_one_or_none()
+    found = session.execute(_SENT_UNDER, {"sender": actor.user_id, "client_id": cid}).scalar_one_or_none()
     return None if found is None else session.get(Message, found)
 
 

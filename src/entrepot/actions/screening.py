@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -101,23 +101,17 @@ def lexicon(session: Session, enterprise_id: int | None = None) -> RuleSet:
     return per_transaction(session, ("lexicon", enterprise_id), lambda: _current_rules(session, enterprise_id))
 
 
+#: The stamp of the active screened rules of everyone (enterprise NULL) and of one enterprise: built
+#: once, as every transaction that sends a message reads it.
+_STAMPS = (select(LexiconRule.enterprise_id, func.max(LexiconRule.id), func.count(), func.max(LexiconRule.created_at))
+           .where(LexiconRule.active.is_(True), LexiconRule.kind.in_(SCREENED_KINDS),
+                  or_(LexiconRule.enterprise_id.is_(None), LexiconRule.enterprise_id == bindparam("enterprise")))
+           .group_by(LexiconRule.enterprise_id))
+
+
 def _current_rules(session: Session, enterprise_id: int | None) -> RuleSet:
-    screened = LexiconRule.kind.in_(SCREENED_KINDS)
-    everyone = LexiconRule.enterprise_id.is_(None)
-    scope = everyone if enterprise_id is None else or_(everyone, LexiconRule.enterprise_id == enterprise_id)
-    stamps = {
-        row[0]: tuple(row[1:])
-        for row in session.execute(
-            select(
-                LexiconRule.enterprise_id,
-                func.max(LexiconRule.id),
-                func.count(),
-                func.max(LexiconRule.created_at),
-            )
-            .where(LexiconRule.active.is_(True), screened, scope)
-            .group_by(LexiconRule.enterprise_id)
-        ).all()
-    }
+    # With no enterprise the comparison with NULL matches nothing: only the rules for everyone.
+    stamps = {row[0]: tuple(row[1:]) for row in session.execute(_STAMPS, {"enterprise": enterprise_id}).all()}
     url = str(session.get_bind().engine.url)
     scopes = [None] if enterprise_id is None else [None, enterprise_id]
     parts = [_compiled(session, url, sc, stamps.get(sc, _NO_RULES)) for sc in scopes]
@@ -323,6 +317,18 @@ def topic_settings(session: Session, config: Screening, enterprise_id: int) -> T
     return replace(config.topic, threshold=own.threshold) if own.threshold else config.topic
 
 
+# Two statements of every send, built once (Core: without the ORM).
+_scores, _states = cast(Table, TopicScore.__table__), cast(Table, TopicState.__table__)
+_ADD_SCORE = insert(_scores)
+#: The conversation's latest scores, each row also saying whether it is in an off-topic episode.
+_WINDOW = (select(_scores.c.message_id, _scores.c.score,
+                  select(_states.c.drifting).where(_states.c.conversation_id == bindparam("conversation"))
+                  .scalar_subquery())
+           .where(_scores.c.conversation_id == bindparam("conversation"))
+           .order_by(_scores.c.message_id.desc())
+           .limit(bindparam("window")))
+
+
 def _track_topic(
     session: Session,
     msg: Message,
@@ -336,25 +342,17 @@ def _track_topic(
     scored = load_vocabulary(config.reference_dir).score(text, tokens)
     if scored.tokens < topic.min_tokens:
         return  # too short to say anything about the topic
-    score_rows = cast(Table, TopicScore.__table__)  # Core: two statements of every send, without the ORM
-    states = cast(Table, TopicState.__table__)
-    session.execute(insert(score_rows).values(message_id=msg.id, conversation_id=msg.conversation_id,
-                                              score=round(scored.score, 4)))
+    session.execute(_ADD_SCORE, {"message_id": msg.id, "conversation_id": msg.conversation_id,
+                                 "score": round(scored.score, 4)})
     session.flush()  # an episode started by an earlier message of this transaction counts
-    in_episode = select(states.c.drifting).where(states.c.conversation_id == msg.conversation_id).scalar_subquery()
-    rows = session.execute(
-        select(score_rows.c.message_id, score_rows.c.score, in_episode)  # the window, and whether it drifts
-        .where(score_rows.c.conversation_id == msg.conversation_id)
-        .order_by(score_rows.c.message_id.desc())
-        .limit(topic.window)
-    ).all()
+    rows = session.execute(_WINDOW, {"conversation": msg.conversation_id, "window": topic.window}).all()
     if len(rows) < topic.window:
         return
     window = [(int(mid), float(score)) for mid, score, _drifting in reversed(rows)]
     drifting = bool(rows[0][2])
     decision, mean = drift_decision([s for _, s in window], drifting, topic)
     if decision == "end" and drifting:
-        session.execute(update(states).where(states.c.conversation_id == msg.conversation_id)
+        session.execute(update(_states).where(_states.c.conversation_id == msg.conversation_id)
                         .values(drifting=False, updated_at=datetime.now(UTC)))
     elif decision == "start":
         state = _locked_state(session, msg.conversation_id)
