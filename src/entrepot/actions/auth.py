@@ -175,9 +175,8 @@ class Resolved:
 
 def resolve_session(session: Session, settings: Settings, token: str | None) -> Resolved | None:
     """The session behind a cookie, or None if unknown, expired, or its user is no longer active."""
-    if not token or len(token) > 128:
-        return None
-    ws = session.get(WebSession, tokens.digest(token))
+    session_id = session_id_of(token)
+    ws = session.get(WebSession, session_id) if session_id else None
     now = _now()
     if ws is None or _expired(settings, ws.created_at, ws.last_seen_at, now):
         return None
@@ -186,6 +185,11 @@ def resolve_session(session: Session, settings: Settings, token: str | None) -> 
         return None
     principal = principal_of(user, second_factor_owed=not ws.mfa_passed)
     return Resolved(ws, user, principal, (now - ws.last_seen_at).total_seconds() > TOUCH_INTERVAL)
+
+
+def session_id_of(token: str | None) -> str | None:
+    """The stored id of a session cookie (its digest); None for no cookie or an oversized one."""
+    return tokens.digest(token) if token and len(token) <= 128 else None
 
 
 def _expired(settings: Settings, created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
@@ -18,6 +16,7 @@ from entrepot.actions import archive, compliance, validate
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.messages import N_
 from entrepot.core.types import Principal
+from entrepot.db.claims import claim_rows
 from entrepot.db.memo import later_or_now
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
@@ -54,7 +53,7 @@ def defer_writes(session: Session) -> None:
 
 def store_deferred(session: Session) -> None:
     """Write what `defer_writes` collected, in the same transaction; later writes are direct again."""
-    message_search.add_deferred(session, session.info.pop(message_search.DEFERRED_ROWS))
+    message_search.message_index(session).add(session, session.info.pop(message_search.DEFERRED_ROWS))
     archive.store(session, session.info.pop(archive.DEFERRED_RECORDS))
     _touch_all(session, session.info.pop(DEFERRED_TOUCHES))
     store_events(session, session.info.pop(DEFERRED_EVENTS))
@@ -93,29 +92,13 @@ def store_events(session: Session, events: list[Event]) -> None:
 
 def _reserve_seqs(session: Session, counts: Counter[int]) -> dict[int, int]:
     """Raise each user's event counter by `counts[user]` (created on first use) and return the values
-    before. The rows stay locked until commit: on PostgreSQL FOR UPDATE in user order, so two writers
-    never deadlock; SQLite write transactions hold the database lock (BEGIN IMMEDIATE)."""
+    before; the counters stay locked until commit (db.claims)."""
     counters = cast(Table, EventCounter.__table__)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    users = sorted(counts)
-
-    def locked(ids: list[int]) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for start in range(0, len(ids), 1000):
-            query = (select(counters.c.user_id, counters.c.last_seq)
-                     .where(counters.c.user_id.in_(ids[start:start + 1000])).order_by(counters.c.user_id))
-            found.update((int(u), int(s)) for u, s in session.execute(query.with_for_update() if postgres else query))
-        return found
-
-    last = locked(users)
-    missing = [u for u in users if u not in last]
-    if missing:
-        upsert = pg_insert if postgres else sqlite_insert
-        session.execute(upsert(counters).values([{"user_id": u, "last_seq": 0} for u in missing])
-                        .on_conflict_do_nothing())
-        last.update(locked(missing))
+    found = claim_rows(session, counters, counters.c.user_id, [counters.c.last_seq], counts,
+                       lambda uid: {"user_id": uid, "last_seq": 0})
+    last = {int(uid): int(seq) for uid, (seq,) in found.items()}
     raise_ = update(counters).where(counters.c.user_id == bindparam("uid")).values(last_seq=bindparam("seq"))
-    session.execute(raise_, [{"uid": u, "seq": last[u] + counts[u]} for u in users])
+    session.execute(raise_, [{"uid": u, "seq": last[u] + counts[u]} for u in sorted(counts)])
     return last
 
 
@@ -168,14 +151,21 @@ _SENT_UNDER = select(_messages.c.id).where(_messages.c.sender_id == bindparam("s
                                            _messages.c.client_id == bindparam("client_id"))
 
 
-def check_writable(session: Session, actor: Principal, conversation_id: int) -> list[int]:
+class Writable(NamedTuple):
+    """A conversation someone may write in, as a send needs it."""
+
+    enterprise_id: int
+    members: list[int]  # the current members, whom the message goes to
+
+
+def check_writable(session: Session, actor: Principal, conversation_id: int) -> Writable:
     """What `usable_conversation` decides, from one Core statement and without loading objects: the
-    check of every message sent. Returns the current members, whom the message goes to."""
+    check of every message sent."""
     session.flush()  # membership changed in this session counts (cheap when nothing is pending)
     rows = session.execute(_SEATS, {"conversation": conversation_id, "user": actor.user_id}).all()
     mine = next((r for r in rows if r.user_id == actor.user_id), None)
     _check_use(actor, rows[0] if rows else None, mine)
-    return [r.user_id for r in rows if r.user_id is not None and r.left_at is None]
+    return Writable(rows[0].enterprise_id, [r.user_id for r in rows if r.user_id is not None and r.left_at is None])
 
 
 def _check_use(actor: Principal, conv: policy.OfEnterprise | None, member: policy.Membership | None) -> None:
@@ -255,7 +245,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
     existing = existing_message(session, actor, cid)
     if existing is not None:
         return existing, False
-    members = check_writable(session, actor, conversation_id)
+    conversation = check_writable(session, actor, conversation_id)
     text = validate.clean_text(body, "body", max_len=MAX_BODY)
     if reply_to_id is not None:
         parent = session.get(Message, reply_to_id)
@@ -263,7 +253,7 @@ def send_message(session: Session, actor: Principal, conversation_id: int, clien
             raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
     msg = insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id, client_id=cid,
                          kind="text", body=text, reply_to_id=reply_to_id)
-    announce(session, msg, actor, members)
+    announce(session, msg, actor, conversation)
     return msg, True
 
 
@@ -289,15 +279,14 @@ def existing_message(session: Session, actor: Principal, client_id: str) -> Mess
     return None if found is None else session.get(Message, found)
 
 
-def announce(session: Session, msg: Message, sender: Principal, members: list[int]) -> None:
-    """Screen, archive, index and deliver the new message to `members` (the conversation's current
-    members, from `check_writable`), all in the sender's transaction."""
+def announce(session: Session, msg: Message, sender: Principal, conversation: Writable) -> None:
+    """Screen, archive, index and deliver the new message to the conversation's current members, all
+    in the sender's transaction."""
     touch(session, msg.conversation_id)
-    # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
-    compliance.screen(session, msg, sender.enterprise_id, dominant_language(msg.body) if msg.body else None)
+    compliance.screen(session, msg, conversation.enterprise_id, dominant_language(msg.body) if msg.body else None)
     archive.record(session, msg.conversation_id, f"message.{msg.kind}", sender, archive.message_details(msg), msg.id)
     message_search.index_message(session, msg, new=True)
-    emit(session, members, "message", message_payload(msg, sender.display_name, reply_of(session, msg)))
+    emit(session, conversation.members, "message", message_payload(msg, sender.display_name, reply_of(session, msg)))
 
 
 def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
@@ -309,11 +298,11 @@ def send_attachment(session: Session, actor: Principal, conversation_id: int, cl
         return existing, False
     if kind not in ("image", "file", "voice"):
         raise InvalidInput("Unknown kind of attachment.", field="kind")
-    members = check_writable(session, actor, conversation_id)
+    conversation = check_writable(session, actor, conversation_id)
     msg = insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
                          client_id=client_id.strip(), kind=kind, attachment=attachment, duration_s=duration_s,
                          body=validate.clean_text(caption, "body", max_len=MAX_BODY, required=False))
-    announce(session, msg, actor, members)
+    announce(session, msg, actor, conversation)
     return msg, True
 
 

@@ -67,16 +67,15 @@ def send_quote(session: Session, actor: Principal, conversation_id: int, client_
     existing = messaging.existing_message(session, actor, client_id)
     if existing is not None:
         return existing, False
-    members = messaging.check_writable(session, actor, conversation_id)
+    conversation = messaging.check_writable(session, actor, conversation_id)
     summary = (f"{card['product']}: {card['price']:,.2f} {card['currency']} / {card['unit']}, "
                f"{card['quantity']:,g} {card['unit']}, {card['incoterm']} {card['place']}")
     msg = messaging.insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
                                    client_id=client_id.strip()[:64], kind="quote", body=summary, quote=card)
-    # The conversation's enterprise is the sender's: the policy lets nobody else write in it.
-    session.add(PriceQuote(message_id=msg.id, enterprise_id=actor.enterprise_id, sender_id=actor.user_id,
+    session.add(PriceQuote(message_id=msg.id, enterprise_id=conversation.enterprise_id, sender_id=actor.user_id,
                            product=str(card["product"]), product_key=product_key(str(card["product"])),
                            hs_code=card["hs_code"], quantity=card["quantity"], unit=card["unit"], price=card["price"],
                            currency=card["currency"], incoterm=card["incoterm"], place=card["place"],
                            valid_until=date.fromisoformat(str(card["valid_until"])) if card["valid_until"] else None))
-    messaging.announce(session, msg, actor, members)
+    messaging.announce(session, msg, actor, conversation)
     return msg, True

@@ -21,11 +21,10 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from entrepot.core.types import Principal
+from entrepot.db.claims import claim_rows
 from entrepot.db.tables import ArchiveRecord, AuditRecord, ChainedRecord, ChainHead
 
 GENESIS = "0" * 64
@@ -57,30 +56,11 @@ def _hashed_fields(rec: ChainedRecord) -> dict[str, Any]:
 
 
 def _claim_heads(session: Session, chains: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Each chain's newest (seq, hash), held until commit: read in one statement for any number of
-    chains (on PostgreSQL FOR UPDATE, in chain order so two writers never deadlock; SQLite write
-    transactions hold the database lock). A chain's first record creates its head row first."""
+    """Each chain's newest (seq, hash), held until commit (a chain's first record makes its head)."""
     heads = cast(Table, ChainHead.__table__)
-    postgres = session.get_bind().dialect.name == "postgresql"
-
-    def locked(names: list[str]) -> dict[str, tuple[int, str]]:
-        found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(names), 500):
-            query = (select(heads.c.chain, heads.c.seq, heads.c.hash)
-                     .where(heads.c.chain.in_(names[start:start + 500])).order_by(heads.c.chain))
-            found.update((str(c), (int(s), str(h))) for c, s, h in session.execute(
-                query.with_for_update() if postgres else query))
-        return found
-
-    wanted = sorted(set(chains))
-    found = locked(wanted)
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        insert = pg_insert if postgres else sqlite_insert
-        session.execute(insert(heads).values([{"chain": c, "seq": 0, "hash": GENESIS} for c in missing])
-                        .on_conflict_do_nothing())
-        found.update(locked(missing))
-    return found
+    found = claim_rows(session, heads, heads.c.chain, [heads.c.seq, heads.c.hash], chains,
+                       lambda chain: {"chain": chain, "seq": 0, "hash": GENESIS})
+    return {str(chain): (int(seq), str(hash_)) for chain, (seq, hash_) in found.items()}
 
 
 def _lock_head(session: Session, chain: str) -> ChainHead:

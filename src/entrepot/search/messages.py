@@ -74,12 +74,8 @@ def archive_text(action: str, details: dict[str, Any]) -> str:
 
 
 #: In a session's `info`, a list that collects new messages' index rows; the group writer adds a whole
-#: batch's rows in one statement (`add_deferred`).
+#: batch's rows in one statement.
 DEFERRED_ROWS = "deferred_message_rows"
-
-
-def add_deferred(session: Session, rows: list[tuple[int, IndexedText]]) -> None:
-    message_index(session).add(session, rows)
 
 
 @lru_cache(maxsize=256)

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from entrepot import media, policy
-from entrepot.accounts import tokens
 from entrepot.actions import auth, members, messaging
 from entrepot.blobs import BlobStore
 from entrepot.blobs.store import human_size
@@ -227,13 +226,20 @@ def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any
         return messaging.message_payload(msg, reply=messaging.reply_of(s, msg))
 
 
+def _messenger_principals(session: Any, settings: Any, session_ids: set[str]) -> dict[str, Principal]:
+    """The principals of those sessions that are valid and may use the messenger now: asked when a
+    socket opens, and by the fan-out for every connection a batch of events reaches."""
+    found = auth.session_principals(session, settings, session_ids)
+    return {sid: p for sid, p in found.items() if policy.allows(p, policy.Action.MESSAGING)}
+
+
 def _ws_principal(ws: WebSocket) -> Principal | None:
     """The socket's principal as of now."""
-    with ws.app.state.db.read() as s:
-        resolved = auth.resolve_session(s, ws.app.state.settings, ws.cookies.get(SESSION_COOKIE))
-    if resolved is None or not policy.allows(resolved.principal, policy.Action.MESSAGING):
+    session_id = auth.session_id_of(ws.cookies.get(SESSION_COOKIE))
+    if session_id is None:
         return None
-    return resolved.principal
+    with ws.app.state.db.read() as s:
+        return _messenger_principals(s, ws.app.state.settings, {session_id}).get(session_id)
 
 
 def _same_origin(ws: WebSocket) -> bool:
@@ -251,10 +257,9 @@ async def websocket(ws: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> No
     await ws.accept()
     t = ws.app.state.catalogs[choose_language(ws, ws.app.state.settings, None)]  # type: ignore[arg-type]
     writer, fanout = _group_writer(ws.app)
-    cookie = ws.cookies.get(SESSION_COOKIE)
     conn = Connection(ws, ws.app.state.db, ws.app.state.bus, principal, lambda: _ws_principal(ws),
                       since, t.gettext, _receipts(ws.app), writer=writer, fanout=fanout,
-                      session_id=tokens.digest(cookie) if cookie else None)
+                      session_id=auth.session_id_of(ws.cookies.get(SESSION_COOKIE)))
     conn.currencies = load_reference(ws.app.state.settings.reference_dir).currencies or None
     await conn.run()
 
@@ -279,12 +284,7 @@ def _group_writer(app: Any) -> tuple[GroupWriter, Fanout]:
     found = getattr(app.state, "group_writer", None)
     if found is None:
         settings = app.state.settings
-
-        def resolve(session: Any, session_ids: set[str]) -> dict[str, Principal]:
-            found = auth.session_principals(session, settings, session_ids)
-            return {sid: p for sid, p in found.items() if policy.allows(p, policy.Action.MESSAGING)}
-
-        fanout = Fanout(app.state.db, app.state.bus, resolve)
+        fanout = Fanout(app.state.db, app.state.bus, lambda s, ids: _messenger_principals(s, settings, ids))
         found = app.state.group_writer = (GroupWriter(app.state.db, fanout.deliver), fanout)
     return found
 
