@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from entrepot import policy
-from entrepot.actions import accounts, members, messaging
+from entrepot.actions import accounts, members, messaging, sending
 from entrepot.core.types import Principal
 from entrepot.db import Database
 from entrepot.db.messaging import UserEvent
@@ -285,9 +285,9 @@ def test_product_events_are_all_registered_and_stay_in_the_conversation(db: Data
         conv = messaging.start_conversation(s, pa, [b.id], title="group").id
     with db.write() as s:
         members.add_members(s, pa, conv, [c.id])
-        msg, _ = messaging.send_message(s, pa, conv, "ev-1", "hello")
+        msg, _ = sending.send_message(s, pa, conv, "ev-1", "hello")
         messaging.edit_message(s, pa, msg.id, "hello again")
-        msg2, _ = messaging.send_message(s, pa, conv, "ev-2", "bye")
+        msg2, _ = sending.send_message(s, pa, conv, "ev-2", "bye")
         messaging.delete_message(s, pa, msg2.id)
         messaging.mark_read(s, pb, conv, msg.id)
     with db.write() as s:

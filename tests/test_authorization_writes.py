@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from entrepot import policy
-from entrepot.actions import auth, compliance, exports, library, messaging, retention
+from entrepot.actions import auth, compliance, exports, library, retention, sending
 from entrepot.blobs import BlobStore
 from entrepot.core.config import Settings
 from entrepot.core.types import Level, Role
@@ -106,7 +106,7 @@ def plant_more(w: World, db: Database, enterprises: dict[str, int], blob_dir: Pa
                                     f"{MARK[OTHER]} dispute")
         ids = req.id, token.id, rule.id, hold.id
     with db.write() as s:
-        msg, _ = messaging.send_message(s, trader.principal, w.convs[OTHER], "flag-me",  # type: ignore[arg-type]
+        msg, _ = sending.send_message(s, trader.principal, w.convs[OTHER], "flag-me",  # type: ignore[arg-type]
                                         f"{MARK[OTHER]} {FLAG_WORD} shipment")
         flag_id = s.execute(select(Flag.id).where(Flag.message_id == msg.id)).scalar_one()
         blob = s.execute(select(DocumentVersion.blob).where(DocumentVersion.document_id == w.docs["secret"].id)

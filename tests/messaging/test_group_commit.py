@@ -23,11 +23,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from entrepot import audit
 from entrepot.accounts import tokens
-from entrepot.actions import accounts, messaging
+from entrepot.actions import accounts, compliance, messaging, screening, sending
+from entrepot.actions.sending import TextSend
 from entrepot.core.config import Settings
-from entrepot.core.errors import NotFound
+from entrepot.core.errors import InvalidInput, NotFound
 from entrepot.core.types import Role
 from entrepot.db import Database
+from entrepot.db.compliance import Flag
 from entrepot.db.messaging import Conversation, Message, UserEvent
 from entrepot.db.tables import ArchiveRecord, WebSession
 from entrepot.realtime.writer import GroupWriter
@@ -39,6 +41,7 @@ from tests.messaging.test_messenger import (
     _until,
     people,  # noqa: F401 - fixture
 )
+from tests.messaging.test_screening import GENERAL, TRADE
 
 
 class Boom(Exception):
@@ -56,7 +59,7 @@ def test_a_batch_commits_each_send_alone(db: Database, users: Users) -> None:
 
     def send(principal: Any, cid: str, body: str, fail_after: bool = False) -> Any:
         def work(s: Session) -> int:
-            msg, _ = messaging.send_message(s, principal, conv, cid, body)
+            msg, _ = sending.send_message(s, principal, conv, cid, body)
             if fail_after:  # after the message, its archive record and its events were written
                 raise Boom()
             return msg.id
@@ -109,7 +112,7 @@ def test_concurrent_sends_keep_numbers_dense(db: Database, users: Users) -> None
     writer = GroupWriter(db)
 
     def one(i: int) -> int:
-        work = lambda s: messaging.send_message(s, ps[i % 6], conv, f"c{i}", f"m{i}")[0].id  # noqa: E731
+        work = lambda s: sending.send_message(s, ps[i % 6], conv, f"c{i}", f"m{i}")[0].id  # noqa: E731
         return writer.submit(work).result()
 
     with ThreadPoolExecutor(8) as pool:
@@ -121,6 +124,107 @@ def test_concurrent_sends_keep_numbers_dense(db: Database, users: Users) -> None
                                   .order_by(UserEvent.seq)).scalars())
             assert seqs == list(range(1, 122))
         assert audit.verify_chain(s, f"conversation:{conv}").ok
+
+
+def _run_batch(writer: GroupWriter, works: list[Any]) -> list[Future[Any]]:
+    futures: list[Future[Any]] = [Future() for _ in works]
+    writer._commit(list(zip(works, futures, strict=True)))  # one batch, deterministically
+    return futures
+
+
+def test_text_sends_of_a_batch_are_decided_one_by_one(db: Database, users: Users) -> None:
+    """A batch's text sends share their statements, yet each is answered as if sent alone, in order."""
+    alice, bob = users.make("alice", enterprise="hanbit"), users.make("bob", enterprise="hanbit")
+    a, b = accounts.principal_of(alice), accounts.principal_of(bob)
+    c = accounts.principal_of(users.make("carol", enterprise="daedong"))
+    rev = accounts.principal_of(users.make("rev", Role.REVIEWER))
+    with db.write() as s:
+        conv = messaging.start_conversation(s, a, [bob.id]).id
+        desk = messaging.start_conversation(s, a, [bob.id], "Desk").id
+        earlier = sending.send_message(s, a, conv, "k0", "sent before")[0].id
+        compliance.save_rule(s, rev, name="no weapons", kind="word", pattern="weapons", severity="high",
+                             action="block", description="weapons")
+        cash = compliance.save_rule(s, rev, name="cash", kind="word", pattern="cash", severity="low").id
+    handed: list[Any] = []
+    writer = GroupWriter(db, handed.extend)
+    futures = _run_batch(writer, [
+        TextSend(a, conv, "k0", "a retry of a send committed before"),
+        TextSend(a, conv, " ", "no client id"),
+        TextSend(a, conv, "k1", "one"),
+        TextSend(c, conv, "k2", "not a member"),
+        TextSend(b, conv, "k3", "selling weapons"),
+        TextSend(a, conv, "k1", "one, sent again"),
+        TextSend(b, conv, "k4", "pay in cash", reply_to_id=earlier),
+        TextSend(b, desk, "k5", "a reply from another conversation", reply_to_id=earlier),
+        TextSend(a, conv, "k6", " \u200b "),
+        TextSend(b, desk, "k7", "desk news"),
+    ])
+    assert futures[0].result() == earlier
+    assert isinstance(futures[1].exception(), InvalidInput)
+    one = futures[2].result()
+    assert isinstance(futures[3].exception(), NotFound)
+    assert isinstance(futures[4].exception(), screening.Blocked)
+    assert futures[5].result() == one  # the same client id later in the batch: the same message
+    paid = futures[6].result()
+    assert isinstance(futures[7].exception(), InvalidInput)
+    assert isinstance(futures[8].exception(), InvalidInput)  # nothing left once cleaned
+    news = futures[9].result()
+    with db.read() as s:
+        stored = [(m.id, m.body, m.reply_to_id) for m in s.execute(
+            select(Message).where(Message.conversation_id.in_([conv, desk])).order_by(Message.id)).scalars()]
+        flags = list(s.execute(select(Flag)).scalars())
+        assert audit.verify_chain(s, f"conversation:{conv}").ok and audit.verify_chain(s, f"conversation:{desk}").ok
+        bob_seqs = list(s.execute(select(UserEvent.seq).where(UserEvent.user_id == bob.id)
+                                  .order_by(UserEvent.seq)).scalars())
+    assert stored == [(earlier, "sent before", None), (one, "one", None), (paid, "pay in cash", earlier),
+                      (news, "desk news", None)]
+    assert [(f.message_id, f.rule_id) for f in flags] == [(paid, cash)]
+    assert [m["body"] for m in flags[0].context] == ["sent before", "one"]  # what came before, in order
+    assert bob_seqs == list(range(1, len(bob_seqs) + 1))
+    assert [p["id"] for t, p, _seqs in handed if t == "message"] == [one, paid, news]
+    assert handed[1][1]["reply_to"]["excerpt"] == "sent before"
+
+
+def test_a_failing_text_send_does_not_fail_its_batch(db: Database, users: Users) -> None:
+    """A send that fails otherwise than by a refusal (here an id the database cannot hold) fails
+    alone: the batch is tried again one send at a time."""
+    alice, bob = users.make("alice", enterprise="hanbit"), users.make("bob", enterprise="hanbit")
+    a = accounts.principal_of(alice)
+    with db.write() as s:
+        conv = messaging.start_conversation(s, a, [bob.id]).id
+    writer = GroupWriter(db)
+    futures = _run_batch(writer, [TextSend(a, conv, "k1", "one"), TextSend(a, conv, "k2", "two", reply_to_id=2**70),
+                                  TextSend(a, conv, "k3", "three")])
+    assert futures[1].exception() is not None and not isinstance(futures[1].exception(), InvalidInput)
+    with db.read() as s:
+        assert list(s.execute(select(Message.id).where(Message.conversation_id == conv)
+                              .order_by(Message.id)).scalars()) == [futures[0].result(), futures[2].result()]
+        assert audit.verify_chain(s, f"conversation:{conv}").ok
+
+
+def test_off_topic_in_one_batch_flags_as_one_by_one(db: Database, users: Users) -> None:
+    """The off-topic rule reads each conversation's window once per batch and decides each message in
+    order: the flags are those the same messages raise one transaction at a time."""
+    alice, bob = users.make("alice", enterprise="hanbit"), users.make("bob", enterprise="hanbit")
+    a, b = accounts.principal_of(alice), accounts.principal_of(bob)
+    with db.write() as s:
+        alone, together = (messaging.start_conversation(s, a, [bob.id], title).id for title in ("One", "Two"))
+    script = [TRADE[i] for i in range(3)] + GENERAL * 2 + TRADE * 2 + GENERAL[:9]
+    writer = GroupWriter(db)
+    for i, body in enumerate(script):
+        _run_batch(writer, [TextSend(a if i % 2 else b, alone, f"alone{i}", body)])
+    for f in _run_batch(writer, [TextSend(a if i % 2 else b, together, f"together{i}", body)
+                                 for i, body in enumerate(script)]):
+        f.result()
+    with db.read() as s:
+        position = {mid: i for conv in (alone, together) for i, mid in enumerate(s.execute(
+            select(Message.id).where(Message.conversation_id == conv).order_by(Message.id)).scalars())}
+        flags = list(s.execute(select(Flag).order_by(Flag.id)).scalars())
+    by_conv = {conv: [(position[f.message_id], [position[w["message_id"]] for w in (f.details or {})["window"]],
+                       (f.details or {})["mean"]) for f in flags if f.conversation_id == conv]
+               for conv in (alone, together)}
+    assert len(by_conv[alone]) == 2  # two drifts, one flag each
+    assert by_conv[together] == by_conv[alone]
 
 
 def test_pushed_events_still_ask_the_policy(people: People, users: Users) -> None:  # noqa: F811

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from entrepot.actions import accounts, members, messaging
+from entrepot.actions import accounts, members, messaging, sending
 from entrepot.cli import main
 from entrepot.core.config import Settings
 from entrepot.core.types import Role
@@ -334,10 +334,10 @@ def test_delivery_receipts_of_many_members_at_once(db: Database, users: Users, r
     with db.write() as s:
         desk = messaging.start_conversation(s, a, [b.user_id, c.user_id], "Desk").id
         pair = messaging.start_conversation(s, a, [b.user_id]).id
-        m1 = messaging.send_message(s, a, desk, "m1", "one")[0].id
-        m2 = messaging.send_message(s, c, desk, "m2", "two")[0].id
-        m3 = messaging.send_message(s, b, desk, "m3", "three, Ben's own")[0].id
-        m4 = messaging.send_message(s, a, pair, "m4", "four")[0].id
+        m1 = sending.send_message(s, a, desk, "m1", "one")[0].id
+        m2 = sending.send_message(s, c, desk, "m2", "two")[0].id
+        m3 = sending.send_message(s, b, desk, "m3", "three, Ben's own")[0].id
+        m4 = sending.send_message(s, a, pair, "m4", "four")[0].id
     with db.write() as s:
         members.mark_delivered(s, [(b, {desk: m3, pair: m4}), (c, {desk: m1, pair: m4})])
     with db.write() as s:

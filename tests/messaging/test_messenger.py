@@ -130,6 +130,11 @@ def test_hostile_frames_and_floods_get_clear_errors(people: People) -> None:
         assert "too long" in _until(wa, "error")["message"]
         wa.send_text("x" * 70_000)
         assert "too large" in _until(wa, "error")["message"]
+        for huge in ({"type": "send", "client_id": "h1", "conversation_id": 2**70, "body": "x"},
+                     {"type": "send", "client_id": "h2", "conversation_id": conv, "body": "x", "reply_to_id": 2**64},
+                     {"type": "typing", "conversation_id": -(2**65)}, {"type": "ack", "seq": 10**30}):
+            wa.send_json(huge)  # ids no database column holds
+            assert _until(wa, "error")["message"] == "Malformed frame."
         errors = 0
         for _ in range(40):
             wa.send_json({"type": "read", "conversation_id": conv, "up_to": 0})

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from entrepot import audit, policy
@@ -20,7 +20,6 @@ from entrepot.db.claims import claim_rows
 from entrepot.db.memo import later_or_now
 from entrepot.db.messaging import Conversation, EventCounter, Member, Message, UserEvent
 from entrepot.db.tables import User
-from entrepot.ingest.language import detect_language as dominant_language
 from entrepot.messaging.previews import reply_preview
 from entrepot.messaging.richtext import rich
 from entrepot.search import messages as message_search
@@ -133,42 +132,12 @@ def _member_ids(session: Session, conversation_id: int) -> list[int]:
 def usable_conversation(session: Session, actor: Principal, conversation_id: int) -> tuple[Conversation, Member]:
     conv = session.get(Conversation, conversation_id)
     member = session.get(Member, (conversation_id, actor.user_id)) if conv else None
-    _check_use(actor, conv, member)
+    check_use(actor, conv, member)
     assert conv is not None and member is not None
     return conv, member
 
 
-# The statements every send makes, built once: SQLAlchemy then skips building them and computing
-# their cache keys on each call, which cost as much as running them.
-_convs, _members, _messages = (cast(Table, m.__table__) for m in (Conversation, Member, Message))
-#: A conversation's current members, and the sender's membership even if they left it.
-_SEATS = (select(_convs.c.enterprise_id, _members.c.user_id, _members.c.left_at)
-          .select_from(_convs.outerjoin(_members, _members.c.conversation_id == _convs.c.id))
-          .where(_convs.c.id == bindparam("conversation"),
-                 or_(_members.c.left_at.is_(None), _members.c.user_id == bindparam("user"))))
-#: The message a sender sent under a client id (a retry; almost always none).
-_SENT_UNDER = select(_messages.c.id).where(_messages.c.sender_id == bindparam("sender"),
-                                           _messages.c.client_id == bindparam("client_id"))
-
-
-class Writable(NamedTuple):
-    """A conversation someone may write in, as a send needs it."""
-
-    enterprise_id: int
-    members: list[int]  # the current members, whom the message goes to
-
-
-def check_writable(session: Session, actor: Principal, conversation_id: int) -> Writable:
-    """What `usable_conversation` decides, from one Core statement and without loading objects: the
-    check of every message sent."""
-    session.flush()  # membership changed in this session counts (cheap when nothing is pending)
-    rows = session.execute(_SEATS, {"conversation": conversation_id, "user": actor.user_id}).all()
-    mine = next((r for r in rows if r.user_id == actor.user_id), None)
-    _check_use(actor, rows[0] if rows else None, mine)
-    return Writable(rows[0].enterprise_id, [r.user_id for r in rows if r.user_id is not None and r.left_at is None])
-
-
-def _check_use(actor: Principal, conv: policy.OfEnterprise | None, member: policy.Membership | None) -> None:
+def check_use(actor: Principal, conv: policy.OfEnterprise | None, member: policy.Membership | None) -> None:
     if conv is None or not policy.may_use_conversation(actor, conv, member):
         if conv is not None and policy.has_left(actor, conv, member):
             raise Forbidden("You are no longer a member of this conversation.")
@@ -236,74 +205,6 @@ def start_conversation(session: Session, actor: Principal, user_ids: list[int], 
                     "enterprise_id": conv.enterprise_id})
     emit(session, [actor.user_id, *others], "conversation", {"id": conv.id, "kind": conv.kind, "title": conv.title})
     return conv
-
-
-def send_message(session: Session, actor: Principal, conversation_id: int, client_id: str, body: str,
-                 *, reply_to_id: int | None = None, ip: str | None = None) -> tuple[Message, bool]:
-    """(message, created). The same client id again returns the first message: retries never duplicate."""
-    cid = (client_id or "").strip()
-    existing = existing_message(session, actor, cid)
-    if existing is not None:
-        return existing, False
-    conversation = check_writable(session, actor, conversation_id)
-    text = validate.clean_text(body, "body", max_len=MAX_BODY)
-    if reply_to_id is not None:
-        parent = session.get(Message, reply_to_id)
-        if parent is None or parent.conversation_id != conversation_id:  # never quote another conversation
-            raise InvalidInput("The message you reply to does not exist.", field="reply_to_id")
-    msg = insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id, client_id=cid,
-                         kind="text", body=text, reply_to_id=reply_to_id)
-    announce(session, msg, actor, conversation)
-    return msg, True
-
-
-def insert_message(session: Session, **fields: Any) -> Message:
-    """Store a new message in one Core statement (the unit of work cost a send as much again). The
-    Message returned holds its columns but is not in the session: nothing changes it while it is
-    sent, and later reads load it as usual."""
-    row = {"body": "", "created_at": _now(), **fields}
-    messages = cast(Table, Message.__table__)
-    # None left out, not written: a JSON column would store it as JSON null, not SQL NULL.
-    given = {key: value for key, value in row.items() if value is not None}
-    message_id = session.execute(insert(messages).values(given).returning(messages.c.id)).scalar_one()
-    empty = dict.fromkeys(("reply_to_id", "attachment", "quote", "duration_s", "edited_at", "deleted_at"))
-    return Message(id=message_id, **{**empty, **row})
-
-
-def existing_message(session: Session, actor: Principal, client_id: str) -> Message | None:
-    """The message this sender already sent under this client id: a retry returns it unchanged."""
-    cid = (client_id or "").strip()
-    if not cid or len(cid) > 64:
-        raise InvalidInput("Every message needs a client id of at most 64 characters.", field="client_id")
-    found = session.execute(_SENT_UNDER, {"sender": actor.user_id, "client_id": cid}).scalar_one_or_none()
-    return None if found is None else session.get(Message, found)
-
-
-def announce(session: Session, msg: Message, sender: Principal, conversation: Writable) -> None:
-    """Screen, archive, index and deliver the new message to the conversation's current members, all
-    in the sender's transaction."""
-    touch(session, msg.conversation_id)
-    compliance.screen(session, msg, conversation.enterprise_id, dominant_language(msg.body) if msg.body else None)
-    archive.record(session, msg.conversation_id, f"message.{msg.kind}", sender, archive.message_details(msg), msg.id)
-    message_search.index_message(session, msg, new=True)
-    emit(session, conversation.members, "message", message_payload(msg, sender.display_name, reply_of(session, msg)))
-
-
-def send_attachment(session: Session, actor: Principal, conversation_id: int, client_id: str, kind: str,
-                    attachment: dict[str, Any], caption: str = "", duration_s: float | None = None
-                    ) -> tuple[Message, bool]:
-    """A picture, file or voice note already stored as a blob; `attachment` describes it."""
-    existing = existing_message(session, actor, client_id)
-    if existing is not None:
-        return existing, False
-    if kind not in ("image", "file", "voice"):
-        raise InvalidInput("Unknown kind of attachment.", field="kind")
-    conversation = check_writable(session, actor, conversation_id)
-    msg = insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
-                         client_id=client_id.strip(), kind=kind, attachment=attachment, duration_s=duration_s,
-                         body=validate.clean_text(caption, "body", max_len=MAX_BODY, required=False))
-    announce(session, msg, actor, conversation)
-    return msg, True
 
 
 def _member_message(session: Session, actor: Principal, message_id: int, missing: str) -> Message:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from entrepot.actions import messaging, validate
+from entrepot.actions import sending, validate
 from entrepot.core.errors import InvalidInput
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Message, PriceQuote
@@ -64,18 +64,18 @@ def _checked(q: QuoteIn, currencies: frozenset[str] | None) -> dict[str, object]
 def send_quote(session: Session, actor: Principal, conversation_id: int, client_id: str, q: QuoteIn,
                currencies: frozenset[str] | None = None) -> tuple[Message, bool]:
     card = _checked(q, currencies)
-    existing = messaging.existing_message(session, actor, client_id)
+    existing = sending.existing_message(session, actor, client_id)
     if existing is not None:
         return existing, False
-    conversation = messaging.check_writable(session, actor, conversation_id)
+    conversation = sending.check_writable(session, actor, conversation_id)
     summary = (f"{card['product']}: {card['price']:,.2f} {card['currency']} / {card['unit']}, "
                f"{card['quantity']:,g} {card['unit']}, {card['incoterm']} {card['place']}")
-    msg = messaging.insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
-                                   client_id=client_id.strip()[:64], kind="quote", body=summary, quote=card)
+    msg = sending.insert_message(session, conversation_id=conversation_id, sender_id=actor.user_id,
+                                 client_id=client_id.strip()[:64], kind="quote", body=summary, quote=card)
     session.add(PriceQuote(message_id=msg.id, enterprise_id=conversation.enterprise_id, sender_id=actor.user_id,
                            product=str(card["product"]), product_key=product_key(str(card["product"])),
                            hs_code=card["hs_code"], quantity=card["quantity"], unit=card["unit"], price=card["price"],
                            currency=card["currency"], incoterm=card["incoterm"], place=card["place"],
                            valid_until=date.fromisoformat(str(card["valid_until"])) if card["valid_until"] else None))
-    messaging.announce(session, msg, actor, conversation)
+    sending.announce(session, msg, actor, conversation)
     return msg, True

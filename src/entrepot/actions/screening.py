@@ -16,10 +16,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -180,30 +181,53 @@ def _flag(
     return flag
 
 
-def _screened_text(msg: Message) -> str:
+def screened_text(msg: Message) -> str:
+    """The text the rules read: the body, and a quote's product."""
     return " ".join(filter(None, [msg.body, (msg.quote or {}).get("product") if msg.quote else None]))
 
 
-def screen(session: Session, msg: Message, enterprise_id: int, language: str | None = None) -> None:
-    """Run every rule on a message being sent, in its transaction: block it, or flag it for review.
+@dataclass(frozen=True)
+class Screened:
+    """What the rules found in a message's text before it is stored (see `check`)."""
+
+    text: str
+    tokens: list[str]
+    matches: list[Match]
+
+
+def check(session: Session, text: str, enterprise_id: int, language: str | None = None) -> Screened | None:
+    """Run every rule on a message's text before it is stored: raise Blocked for a blocking rule,
+    otherwise return what `record` flags once the message has its id (None: no text to screen).
     `enterprise_id` is the conversation's; `language` the text's (detected when not given)."""
-    text = _screened_text(msg)
-    if msg.attachment and msg.kind in ("image", "file"):
-        jobs.enqueue(session, ATTACHMENT_JOB, {"message_id": msg.id})
     if not text.strip():
-        return
+        return None
     tokens = tokens_of(text)
     language = detect_language(text) if language is None else language
     matches = lexicon(session, enterprise_id).match(text, language, tokens)
     _refuse_blocked(matches)
-    if matches:
-        context = _context(session, msg)
-        for m in matches:
-            _flag(session, msg, m.rule, m.matched, [m.start, m.end], context)
-    config = _screening(session)
-    topic = topic_settings(session, config, enterprise_id)
-    if topic is not None:
-        _track_topic(session, msg, text, tokens, config, topic, enterprise_id)
+    return Screened(text, tokens, matches)
+
+
+Checked = tuple[Message, int, "Screened | None"]  # (the stored message, its enterprise, what check found)
+
+
+def record(session: Session, checked: Sequence[Checked]) -> None:
+    """After the messages are stored, in their order: their attachments' screening jobs, the flags
+    of the rules `check` matched, and the off-topic rule (one read and one write for all of them)."""
+    for msg, _enterprise_id, screened in checked:
+        if msg.attachment and msg.kind in ("image", "file"):
+            jobs.enqueue(session, ATTACHMENT_JOB, {"message_id": msg.id})
+        if screened is not None and screened.matches:
+            context = _context(session, msg)
+            for m in screened.matches:
+                _flag(session, msg, m.rule, m.matched, [m.start, m.end], context)
+    _track_topics(session, [(msg, e, screened) for msg, e, screened in checked if screened is not None])
+
+
+def screen(session: Session, msg: Message, enterprise_id: int, language: str | None = None) -> None:
+    """Screen a stored message being sent, in its transaction: block it (the caller's transaction
+    must then roll back), or flag it for review."""
+    record(session, [(msg, enterprise_id, check(session, screened_text(msg), enterprise_id, language))])
 
 
 def _refuse_blocked(matches: list[Match]) -> None:
@@ -222,7 +246,7 @@ def screen_edit(session: Session, msg: Message, before: str | None = None) -> in
     a blocking rule refuses the edit; a rule that has not flagged this message yet flags it now, with
     the edit's archive record (its id, the text before and after) as the flag's details. Returns the
     number of new flags. The off-topic score stays the one of the text as sent."""
-    text = _screened_text(msg)
+    text = screened_text(msg)
     if msg.deleted_at is not None or not text.strip():
         return 0
     conv = session.get(Conversation, msg.conversation_id)
@@ -317,61 +341,94 @@ def topic_settings(session: Session, config: Screening, enterprise_id: int) -> T
     return replace(config.topic, threshold=own.threshold) if own.threshold else config.topic
 
 
-# Two statements of every send, built once (Core: without the ORM).
 _scores, _states = cast(Table, TopicScore.__table__), cast(Table, TopicState.__table__)
 _ADD_SCORE = insert(_scores)
-#: The conversation's latest scores, each row also saying whether it is in an off-topic episode.
-_WINDOW = (select(_scores.c.message_id, _scores.c.score,
-                  select(_states.c.drifting).where(_states.c.conversation_id == bindparam("conversation"))
-                  .scalar_subquery())
-           .where(_scores.c.conversation_id == bindparam("conversation"))
-           .order_by(_scores.c.message_id.desc())
-           .limit(bindparam("window")))
 
 
-def _track_topic(
-    session: Session,
-    msg: Message,
-    text: str,
-    tokens: list[str],
-    config: Screening,
-    topic: TopicSettings,
-    enterprise_id: int,
-) -> None:
-    """Score the message; flag when the conversation's window of scores starts a drift."""
-    scored = load_vocabulary(config.reference_dir).score(text, tokens)
-    if scored.tokens < topic.min_tokens:
-        return  # too short to say anything about the topic
-    session.execute(_ADD_SCORE, {"message_id": msg.id, "conversation_id": msg.conversation_id,
-                                 "score": round(scored.score, 4)})
-    session.flush()  # an episode started by an earlier message of this transaction counts
-    rows = session.execute(_WINDOW, {"conversation": msg.conversation_id, "window": topic.window}).all()
-    if len(rows) < topic.window:
+@lru_cache(maxsize=64)
+def _windows_statement(conversations: int) -> Any:
+    """The latest `window` scores of each of `conversations` conversations (parameters c0, c1, ...):
+    a UNION ALL of index range reads, built once per number of conversations, as building it cost
+    more than running it."""
+    parts = []
+    for k in range(conversations):
+        latest = (select(_scores.c.conversation_id, _scores.c.message_id, _scores.c.score)
+                  .where(_scores.c.conversation_id == bindparam(f"c{k}"))
+                  .order_by(_scores.c.message_id.desc()).limit(bindparam("window")).subquery())
+        parts.append(select(latest.c.conversation_id, latest.c.message_id, latest.c.score))
+    return union_all(*parts)
+
+
+def _windows(session: Session, conversation_ids: list[int], window: int) -> dict[int, list[tuple[int, float]]]:
+    """Each conversation's latest scores, oldest first, in one statement for all of them."""
+    found: dict[int, list[tuple[int, float]]] = {cid: [] for cid in conversation_ids}
+    params: dict[str, int] = {f"c{k}": cid for k, cid in enumerate(conversation_ids)}
+    rows = session.execute(_windows_statement(len(conversation_ids)), {**params, "window": window}).all()
+    for cid, mid, score in sorted(rows, key=lambda r: r[1]):
+        found[int(cid)].append((int(mid), float(score)))
+    return found
+
+
+def _track_topics(session: Session, checked: Sequence[Checked]) -> None:
+    """Score the messages; flag each whose conversation's window of scores starts a drift. The
+    windows and episode states are read once, the scores inserted at once, and each message is then
+    decided in order, as if one by one: an episode started by an earlier message counts."""
+    config = _screening(session)
+    scored = []
+    for msg, enterprise_id, screened in checked:
+        assert screened is not None
+        topic = topic_settings(session, config, enterprise_id)
+        if topic is None:
+            continue
+        result = load_vocabulary(config.reference_dir).score(screened.text, screened.tokens)
+        if result.tokens >= topic.min_tokens:  # shorter says nothing about the topic
+            scored.append((msg, enterprise_id, screened.text, topic, result))
+    if not scored:
         return
-    window = [(int(mid), float(score)) for mid, score, _drifting in reversed(rows)]
-    drifting = bool(rows[0][2])
-    decision, mean = drift_decision([s for _, s in window], drifting, topic)
-    if decision == "end" and drifting:
-        session.execute(update(_states).where(_states.c.conversation_id == msg.conversation_id)
-                        .values(drifting=False, updated_at=datetime.now(UTC)))
-    elif decision == "start":
-        state = _locked_state(session, msg.conversation_id)
-        if state.drifting:  # another sender's message started this episode a moment ago
-            return
-        own = topic != config.topic  # the enterprise's own threshold: its own rule and versions
-        rule = _topic_rule(session, topic, enterprise_id if own else None)
-        scores = dict(window)
-        context = [{**c, "score": scores.get(c["message_id"])} for c in _context(session, msg)]
-        details = {
-            "source": "topic",
-            "mean": round(mean, 4),
-            "threshold": topic.threshold,
-            "window": [{"message_id": mid, "score": s} for mid, s in window],
-            "hits": list(scored.hits),
-        }
-        flag = _flag(session, msg, rule, text, [0, min(len(text), 500)], context, details)
-        session.flush()
-        state.drifting, state.flag_id, state.updated_at = True, flag.id, datetime.now(UTC)
+    convs = sorted({msg.conversation_id for msg, *_rest in scored})
+    windows = _windows(session, convs, max(topic.window for *_rest, topic, _r in scored))
+    drifting = dict.fromkeys(convs, False)
+    drifting.update(session.execute(select(_states.c.conversation_id, _states.c.drifting)
+                                    .where(_states.c.conversation_id.in_(convs))).all())
+    session.execute(_ADD_SCORE, [{"message_id": msg.id, "conversation_id": msg.conversation_id,
+                                  "score": round(result.score, 4)} for msg, *_rest, result in scored])
+    for msg, enterprise_id, text, topic, result in scored:
+        conv = msg.conversation_id
+        windows[conv].append((msg.id, round(result.score, 4)))
+        window = windows[conv][-topic.window:]
+        if len(window) < topic.window:
+            continue
+        decision, mean = drift_decision([s for _, s in window], bool(drifting[conv]), topic)
+        if decision == "end" and drifting[conv]:
+            session.execute(update(_states).where(_states.c.conversation_id == conv)
+                            .values(drifting=False, updated_at=datetime.now(UTC)))
+            drifting[conv] = False
+        elif decision == "start":
+            _start_episode(session, msg, text, topic, config, enterprise_id, window, mean, result.hits)
+            drifting[conv] = True
+
+
+def _start_episode(session: Session, msg: Message, text: str, topic: TopicSettings, config: Screening,
+                   enterprise_id: int, window: list[tuple[int, float]], mean: float, hits: Sequence[str]) -> None:
+    """Flag the message that made its conversation drift, unless another sender's message started
+    this episode a moment ago."""
+    state = _locked_state(session, msg.conversation_id)
+    if state.drifting:
+        return
+    own = topic != config.topic  # the enterprise's own threshold: its own rule and versions
+    rule = _topic_rule(session, topic, enterprise_id if own else None)
+    scores = dict(window)
+    context = [{**c, "score": scores.get(c["message_id"])} for c in _context(session, msg)]
+    details = {
+        "source": "topic",
+        "mean": round(mean, 4),
+        "threshold": topic.threshold,
+        "window": [{"message_id": mid, "score": s} for mid, s in window],
+        "hits": list(hits),
+    }
+    flag = _flag(session, msg, rule, text, [0, min(len(text), 500)], context, details)
+    session.flush()
+    state.drifting, state.flag_id, state.updated_at = True, flag.id, datetime.now(UTC)
 
 
 def _locked_state(session: Session, conversation_id: int) -> TopicState:

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
 from entrepot.core.types import Principal
+from entrepot.db.bulk import insert_ids
 from entrepot.db.claims import claim_rows
 from entrepot.db.tables import ArchiveRecord, AuditRecord, ChainedRecord, ChainHead
 
@@ -125,8 +125,7 @@ def append_chained(session: Session, entries: list[tuple[str, Entry]], *,
         heads[chain] = (row["seq"], row["hash"])
         rows.append(row)
     records = cast(Table, model.__table__)  # type: ignore[attr-defined]  # a mapped subclass
-    ids = session.execute(sa_insert(records).returning(records.c.id, sort_by_parameter_order=True), rows)
-    record_ids = [int(i) for i in ids.scalars()]
+    record_ids = insert_ids(session, records, rows, key=("chain", "seq"))
     table = cast(Table, ChainHead.__table__)
     moved = {chain: heads[chain] for chain, _e in entries}
     move = update(table).where(table.c.chain == bindparam("c")).values(seq=bindparam("s"), hash=bindparam("h"))

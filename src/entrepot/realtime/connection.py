@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from entrepot.actions import members, messaging, quotes
+from entrepot.actions import members, messaging, quotes, sending
 from entrepot.core.errors import EntrepotError
 from entrepot.core.messages import N_
 from entrepot.core.types import Principal
@@ -50,6 +50,7 @@ WRITES = events.WRITES
 TYPING_EVERY_S = 2.0  # per conversation; the page sends one every 3 s while the user types
 TYPING_BURST, TYPING_RATE = 5, 1.0  # over all conversations of one connection
 MAX_UNACKED = 2000
+MAX_INT = 2**63 - 1  # a 64-bit column's largest value
 TYPING_FLOOD = N_("Typing notices are limited; slow down.")
 #: Events that change which conversations the user is in: the cached list is read again after one.
 MEMBERSHIP_EVENTS = frozenset({"conversation", "conversation.removed", "members"})
@@ -246,18 +247,19 @@ class Connection:
             elif kind == "pong":
                 pass
             elif kind == "ack":
-                self._acked(int(frame.get("seq", 0)))
+                self._acked(_number(frame.get("seq", 0)))
             elif kind == "typing":
-                await self._typing_notice(int(frame["conversation_id"]))
+                await self._typing_notice(_number(frame["conversation_id"]))
             elif kind in ("send", "quote"):
-                store = self._store if kind == "send" else self._store_quote
-                if self.writer is not None:  # committed with the other sends waiting (group commit)
-                    message_id = await self.writer.run(lambda s: store(frame, s))
+                if self.writer is None:
+                    message_id = await run_in_threadpool(self._store if kind == "send" else self._store_quote, frame)
+                elif kind == "send":  # stored with the other text sends waiting (group commit)
+                    message_id = await self.writer.run(self._text_send(frame))
                 else:
-                    message_id = await run_in_threadpool(store, frame)
+                    message_id = await self.writer.run(lambda s: self._store_quote(frame, s))
                 await self._send({"type": "sent", "client_id": frame.get("client_id"), "message_id": message_id})
             elif kind == "read":
-                conversation_id, up_to = int(frame["conversation_id"]), int(frame["up_to"])
+                conversation_id, up_to = _number(frame["conversation_id"]), _number(frame["up_to"])
                 if self.writer is not None:
                     await self.writer.run(
                         lambda s: messaging.mark_read(s, self.principal, conversation_id, up_to))
@@ -272,14 +274,15 @@ class Connection:
             await self._send({"type": "error", "client_id": frame.get("client_id"),
                               "message": self.translate("Malformed frame.")})
 
-    def _store(self, frame: dict[str, Any], s: Session | None = None) -> int:
-        if s is None:
-            with self.db.write() as s:
-                return self._store(frame, s)
-        msg, _created = messaging.send_message(
-            s, self.principal, int(frame["conversation_id"]), str(frame.get("client_id", "")),
-            str(frame.get("body", "")), reply_to_id=_optional_id(frame.get("reply_to_id")))
-        return msg.id
+    def _text_send(self, frame: dict[str, Any]) -> sending.TextSend:
+        return sending.TextSend(self.principal, _number(frame["conversation_id"]), str(frame.get("client_id", "")),
+                                str(frame.get("body", "")), _optional_id(frame.get("reply_to_id")))
+
+    def _store(self, frame: dict[str, Any]) -> int:
+        send = self._text_send(frame)
+        with self.db.write() as s:
+            return sending.send_message(s, send.sender, send.conversation_id, send.client_id, send.body,
+                                        reply_to_id=send.reply_to_id)[0].id
 
     def _store_quote(self, frame: dict[str, Any], s: Session | None = None) -> int:
         if s is None:
@@ -290,7 +293,7 @@ class Connection:
                                price=float(q["price"]), currency=str(q["currency"]), incoterm=str(q["incoterm"]),
                                place=str(q["place"]), hs_code=q.get("hs_code") or None,
                                valid_until=q.get("valid_until") or None)
-        msg, _created = quotes.send_quote(s, self.principal, int(frame["conversation_id"]),
+        msg, _created = quotes.send_quote(s, self.principal, _number(frame["conversation_id"]),
                                           str(frame.get("client_id", "")), quote, self.currencies)
         return msg.id
 
@@ -372,9 +375,18 @@ class Bucket:
         return True
 
 
+def _number(value: Any) -> int:
+    """An id, sequence or mark from a frame: an integer a database column holds (a larger one would
+    fail in the driver, not as a malformed frame)."""
+    number = int(value)
+    if not -MAX_INT <= number <= MAX_INT:
+        raise ValueError("out of range")
+    return number
+
+
 def _optional_id(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError("not an id")
-    return int(value)
+    return _number(value)

@@ -6,13 +6,17 @@ and the threadpool hop cost as much again, and SQLite has one writer anyway, so 
 queued on its lock. Nothing waits on a timer: under light load a batch is one send; under heavy load
 the sends that arrive while a batch commits form the next one.
 
-The sends' index rows, archive records and events are stored after the batch's last send, in a few
-statements for all of them (`defer_writes`, `store_deferred`), instead of a few per send.
+Consecutive text sends of a batch are one call of `sending.send_texts`, which reads, checks and
+stores all of them in a few statements. The sends' index rows, archive records and events are stored
+after the batch's last send, in a few statements for all of them (`defer_writes`, `store_deferred`),
+instead of a few per send.
 
 Guarantees kept: a send's future resolves only after its transaction committed (so the page's "sent"
-comes after commit, and kill -9 loses nothing acknowledged); a send that fails (refused, blocked by
-screening) rolls back its savepoint alone, with the events it emitted and their wake-ups; a failed
-commit fails the whole batch. After commit the batch's events go to `on_commit` (the fan-out).
+comes after commit, and kill -9 loses nothing acknowledged); a send that is refused (by the policy,
+by screening) writes nothing and fails alone; any other work that fails rolls back its savepoint
+alone, with the events it emitted and their wake-ups (text sends that fail otherwise than by a refusal
+are tried again one by one, so one cannot fail the others); a failed commit fails the whole batch.
+After commit the batch's events go to `on_commit` (the fan-out).
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
 from entrepot.actions.messaging import DEFERRED, defer_writes, store_deferred
+from entrepot.actions.sending import Sent, TextSend, send_texts
 from entrepot.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,7 +41,8 @@ T = TypeVar("T")
 MAX_BATCH = 64  # bounds how long a batch holds the write lock and the GIL
 IDLE_EXIT_S = 30.0  # the thread ends when idle and starts again with the next send
 Emitted = list[tuple[str, dict[str, Any], dict[int, int]]]  # (event type, payload, {user id: seq})
-Work = tuple[Callable[[Session], Any], Future[Any]]
+#: A function run in the batch's transaction, or a text send (answered with the message's id).
+Work = tuple[Callable[[Session], Any] | TextSend, Future[Any]]
 
 
 class GroupWriter:
@@ -49,9 +55,10 @@ class GroupWriter:
         #: Sizes of the last batches, for tests and the bench (bounded).
         self.batch_sizes: list[int] = []
 
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
-        """Thread-safe. `work(session)` runs in the writer's transaction; the future holds its result
-        once that transaction committed, or its exception."""
+    def submit(self, work: Callable[[Session], T] | TextSend) -> Future[T]:
+        """Thread-safe. `work(session)` runs in the writer's transaction (a TextSend is sent); the
+        future holds its result (a send's message id) once that transaction committed, or its
+        exception."""
         future: Future[T] = Future()
         self._queue.put((work, future))
         with self._lock:
@@ -60,7 +67,7 @@ class GroupWriter:
                 self._thread.start()
         return future
 
-    async def run(self, work: Callable[[Session], T]) -> T:
+    async def run(self, work: Callable[[Session], T] | TextSend) -> T:
         return await asyncio.wrap_future(self.submit(work))
 
     def close(self, timeout: float = 10.0) -> None:
@@ -109,8 +116,9 @@ class GroupWriter:
             with self.db.write() as s:
                 s.info["push"] = True  # the fan-out delivers these events; no per-send wake-ups
                 defer_writes(s)  # index rows, archive records, events: stored together after the last send
-                for work, future in batch:
-                    outcomes.append((future, *self._one(s, work)))
+                for run in _runs(batch):
+                    outcomes.extend(self._texts(s, run) if isinstance(run[0][0], TextSend)
+                                    else [(run[0][1], *self._one(s, run[0][0]))])  # type: ignore[arg-type]
                 store_deferred(s)
                 emitted = s.info.pop("emitted", [])
         except BaseException as exc:  # noqa: BLE001 - the commit failed: no send of the batch happened
@@ -128,6 +136,15 @@ class GroupWriter:
         for future, result, error in outcomes:
             _settle(future, result, error)
 
+    def _texts(self, s: Session, run: list[Work]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """Consecutive text sends in one call; a refused send fails alone. Should the call fail
+        otherwise (a database error), each is tried again alone."""
+        sends = [cast(TextSend, work) for work, _future in run]
+        outcomes, error = self._one(s, lambda s: send_texts(s, sends))
+        if error is None:
+            return [(future, *_answer(outcome)) for (_work, future), outcome in zip(run, outcomes, strict=True)]
+        return [(future, *self._one(s, _alone(send))) for send, (_work, future) in zip(sends, run, strict=True)]
+
     @staticmethod
     def _one(s: Session, work: Callable[[Session], Any]) -> tuple[Any, BaseException | None]:
         """One send in a savepoint; on failure its rows, events and after-commit callbacks go."""
@@ -144,6 +161,30 @@ class GroupWriter:
                 if key in s.info:
                     del s.info[key][n:]
             return None, exc
+
+
+def _runs(batch: list[Work]) -> list[list[Work]]:
+    """The batch in order, consecutive text sends together, each other work alone."""
+    runs: list[list[Work]] = []
+    for item in batch:
+        if isinstance(item[0], TextSend) and runs and isinstance(runs[-1][0][0], TextSend):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def _answer(outcome: Sent | Exception) -> tuple[Any, BaseException | None]:
+    return (None, outcome) if isinstance(outcome, Exception) else (outcome.message.id, None)
+
+
+def _alone(send: TextSend) -> Callable[[Session], int]:
+    def work(s: Session) -> int:
+        outcome = send_texts(s, [send])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return int(outcome.message.id)
+    return work
 
 
 def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from entrepot import media, policy
-from entrepot.actions import auth, members, messaging
+from entrepot.actions import auth, members, messaging, sending
 from entrepot.blobs import BlobStore
 from entrepot.blobs.store import human_size
 from entrepot.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
@@ -221,8 +221,8 @@ def send(ctx: Messaging, conversation_id: int, body: MessageIn) -> dict[str, Any
     """Acknowledged only after commit; the same client id again returns the same message."""
     assert ctx.principal is not None
     with ctx.db.write() as s:
-        msg, _ = messaging.send_message(s, ctx.principal, conversation_id, body.client_id, body.body,
-                                        reply_to_id=body.reply_to_id, ip=ctx.ip)
+        msg, _ = sending.send_message(s, ctx.principal, conversation_id, body.client_id, body.body,
+                                      reply_to_id=body.reply_to_id)
         return messaging.message_payload(msg, reply=messaging.reply_of(s, msg))
 
 
@@ -321,8 +321,8 @@ async def send_attachment(ctx: Messaging, conversation_id: int, file: Annotated[
                 kind, info["thumb"] = "image", blobs.put_bytes(media.thumbnail(data))
         info["name"] = name
         with ctx.db.write() as s:
-            msg, _ = messaging.send_attachment(s, ctx.principal, conversation_id, client_id, kind, info,  # type: ignore[arg-type]
-                                               caption, duration)
+            msg, _ = sending.send_attachment(s, ctx.principal, conversation_id, client_id, kind, info,  # type: ignore[arg-type]
+                                             caption, duration)
             return messaging.message_payload(msg)
 
     return await run_in_threadpool(store)
