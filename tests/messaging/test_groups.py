@@ -350,3 +350,23 @@ def test_delivery_receipts_of_many_members_at_once(db: Database, users: Users, r
                            (a.user_id, pair, b.user_id, m4), (a.user_id, desk, c.user_id, m1)])
     assert marks[(desk, b.user_id)] == m3 and marks[(pair, b.user_id)] == m4 and marks[(desk, c.user_id)] == m1
     assert (pair, c.user_id) not in marks
+
+
+def test_a_read_mark_after_receipts_in_one_transaction_keeps_the_higher_delivery(db: Database,
+                                                                                users: Users) -> None:
+    """Receipts raise delivery marks without loading the memberships; a read mark later in the same
+    transaction (the group writer's batch) must see the raised mark, not write back the one it read
+    before."""
+    a, b = (accounts.principal_of(users.make(n, enterprise="hanbit")) for n in ("ann", "ben"))
+    with db.write() as s:
+        pair = messaging.start_conversation(s, a, [b.user_id]).id
+        m1, m2, m3 = (sending.send_message(s, a, pair, f"m{i}", f"message {i}")[0].id for i in (1, 2, 3))
+    with db.write() as s:
+        messaging.mark_read(s, b, pair, m1)
+        held = s.get(Member, (pair, b.user_id))  # Ben's membership, still held (by other work of a batch)
+        members.mark_delivered(s, [(b, {pair: m3})])
+        messaging.mark_read(s, b, pair, m2)
+        assert held is not None and held.delivered_up_to == m3
+    with db.read() as s:
+        mine = s.get(Member, (pair, b.user_id))
+        assert mine is not None and (mine.read_up_to, mine.delivered_up_to) == (m2, m3)

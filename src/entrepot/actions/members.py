@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from entrepot import policy
 from entrepot.actions import archive
@@ -21,6 +22,8 @@ from entrepot.core.errors import Forbidden, InvalidInput, NotFound
 from entrepot.core.types import Principal
 from entrepot.db.messaging import Conversation, Member, Message
 from entrepot.db.tables import User
+
+_convs, _members = cast(Table, Conversation.__table__), cast(Table, Member.__table__)
 
 
 def _now() -> datetime:
@@ -89,28 +92,51 @@ def remove_member(session: Session, actor: Principal, conversation_id: int, user
 RECENT_IDS = 10_000
 
 
+#: A receipt's rise of a member's mark; `higher` only: marks never fall, whatever wrote last.
+_RAISE_DELIVERED = (update(_members)
+                    .where(_members.c.conversation_id == bindparam("conversation"),
+                           _members.c.user_id == bindparam("member"), _members.c.delivered_up_to < bindparam("higher"))
+                    .values(delivered_up_to=bindparam("higher")))
+
+
 def mark_delivered(session: Session, receipts: list[tuple[Principal, dict[int, int]]]) -> None:
     """Each user's page acknowledged message events up to these ids (conversation -> message id).
     The senders of the newly delivered messages are told; marks only ever rise. Many users at once:
-    their memberships are read in one query (receipts come in floods: one per message and recipient)."""
+    their memberships are read in one Core query and raised in one statement (receipts come in
+    floods: one per message and recipient)."""
     by_user = {actor.user_id: (actor, marks) for actor, marks in receipts if marks}
     pairs = [(conv, uid) for uid, (_actor, marks) in by_user.items() for conv in marks]
     for start in range(0, len(pairs), 200):
-        found = session.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
-                                .where(tuple_(Member.conversation_id, Member.user_id).in_(pairs[start:start + 200]))
-                                .order_by(Member.user_id, Conversation.id)).all()
+        found = session.execute(
+            select(_convs.c.id, _convs.c.enterprise_id, _members.c.user_id, _members.c.left_at,
+                   _members.c.delivered_up_to)
+            .join_from(_convs, _members, _members.c.conversation_id == _convs.c.id)
+            .where(tuple_(_members.c.conversation_id, _members.c.user_id).in_(pairs[start:start + 200]))
+            .order_by(_members.c.user_id, _convs.c.id)).all()
         moved: list[tuple[int, int, int, int]] = []  # (conversation, member, delivered before, now)
-        for conv, member in found:
-            actor, marks = by_user[member.user_id]
-            up_to = marks[conv.id]
-            if policy.may_use_conversation(actor, conv, member) and up_to > member.delivered_up_to:
-                moved.append((conv.id, member.user_id, member.delivered_up_to, up_to))
-                member.delivered_up_to = up_to
+        for row in found:  # a row is both the conversation and the membership the policy reads
+            actor, marks = by_user[row.user_id]
+            up_to = marks[row.id]
+            if policy.may_use_conversation(actor, row, row) and up_to > row.delivered_up_to:
+                moved.append((row.id, row.user_id, row.delivered_up_to, up_to))
+        if moved:
+            session.execute(_RAISE_DELIVERED, [{"conversation": conv, "member": uid, "higher": up_to}
+                                               for conv, uid, _before, up_to in moved])
+            _expire_marks(session, [(conv, uid) for conv, uid, _before, _up_to in moved])
         senders = _senders_between(session, moved)
         for conv_id, user_id, _since, up_to in moved:
             if senders.get((conv_id, user_id)):
                 emit(session, sorted(senders[(conv_id, user_id)]), "delivered",
                      {"conversation_id": conv_id, "user_id": user_id, "up_to": up_to})
+
+
+def _expire_marks(session: Session, keys: list[tuple[int, int]]) -> None:
+    """Memberships this session already loaded read their raised marks again (a read mark in the
+    same batch must not write back the old one)."""
+    for key in keys:
+        loaded = session.identity_map.get(identity_key(Member, key))
+        if loaded is not None:
+            session.expire(loaded, ["delivered_up_to"])
 
 
 def _senders_between(session: Session, ranges: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], set[int]]:
