@@ -198,16 +198,18 @@ def machine_cpu() -> tuple[float, float]:
 
 
 class Sampler(threading.Thread):
-    def __init__(self, server_pid: int) -> None:
+    """Peak RSS of the server processes together."""
+
+    def __init__(self, server_pids: list[int]) -> None:
         super().__init__(daemon=True)
-        self.pid = server_pid
+        self.pids = server_pids
         self.stop_flag = threading.Event()
         self.peak_rss = 0.0
         self.samples: list[tuple[float, float]] = []
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            r = rss_mb(self.pid)
+            r = sum(rss_mb(pid) for pid in self.pids)
             self.peak_rss = max(self.peak_rss, r)
             self.samples.append((time.time(), r))
             self.stop_flag.wait(0.5)
@@ -217,14 +219,15 @@ class Sampler(threading.Thread):
 
 PROFILE_MARKERS = [  # (label, function name, file name) of a frame in the collapsed stacks
     ("group commit: one batch of sends (GroupWriter._commit)", "GroupWriter._commit", "writer.py"),
+    ("  a batch's text sends (send_texts)", "send_texts", "sending.py"),
+    ("    screening: rules and the off-topic rule (screening.record)", "record", "screening.py"),
+    ("  index rows, archive records, events of the batch (store_deferred)", "store_deferred", "messaging.py"),
+    ("  delivery receipts (ReceiptWriter.flush)", "ReceiptWriter.flush", "receipts.py"),
+    ("  ORM flush", "Session.flush", "session.py"),
+    ("  commit", "Session.commit", "session.py"),
     ("  fan-out after commit (Fanout.deliver)", "Fanout.deliver", "fanout.py"),
     ("    batched session re-check (Fanout._recheck)", "Fanout._recheck", "fanout.py"),
     ("send handed-over events (Connection._deliver_offered)", "Connection._deliver_offered", "connection.py"),
-    ("store a sent message (Connection._store)", "Connection._store", "connection.py"),
-    ("  send_message", "send_message", "messaging.py"),
-    ("  emit: per-member counter + event rows", "emit", "messaging.py"),
-    ("  ORM flush", "Session.flush", "session.py"),
-    ("  commit", "Session.commit", "session.py"),
     ("read pending events on wake-up (Connection._pending)", "Connection._pending", "connection.py"),
     ("  recheck the session (_ws_principal)", "_ws_principal", "messenger.py"),
     ("  events_after", "events_after", "messaging.py"),
@@ -280,7 +283,7 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="entrepot-bench-msg-"))
     data_dir = work / "data"
     pg_name = f"entrepot_bench_msg_{os.getpid()}" if args.backend == "postgresql" else None
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     workers: list[ClientProc] = []
     sampler: Sampler | None = None
     spy: subprocess.Popen[bytes] | None = None
@@ -297,21 +300,27 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         if args.redis:
             env["ENTREPOT_REDIS_URL"] = REDIS_URL
         server_log = open(work / "server.log", "wb")
-        server = subprocess.Popen([sys.executable, "-m", "entrepot", "--data-dir", str(data_dir), "serve",
-                                   "--port", str(port), "--no-migrate"], cwd=str(REPO), env=env,
-                                  stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
+        ports = [port] + [free_port() for _ in range(args.servers - 1)]
+        for p in ports:  # with --servers N, N processes on one database and Redis, as behind a balancer
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "entrepot", "--data-dir", str(data_dir), "serve", "--port", str(p),
+                 "--no-migrate"], cwd=str(REPO), env=env, stdout=server_log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        server = servers[0]
         try:
-            wait_http(port, server, 60)
+            for p, proc in zip(ports, servers, strict=True):
+                wait_http(p, proc, 60)
         except RuntimeError:
             server_log.flush()
             tail = (work / "server.log").read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
             log("server log:\n  " + "\n  ".join(tail))
             raise
-        log(f"server pid {server.pid} on port {port} ({args.backend}{', redis' if args.redis else ''}); "
-            f"RSS {rss_mb(server.pid):.0f} MB before clients")
-        sampler = Sampler(server.pid)
+        pids = [proc.pid for proc in servers]
+        log(f"server pid(s) {', '.join(map(str, pids))} on port(s) {', '.join(map(str, ports))} "
+            f"({args.backend}{', redis' if args.redis else ''}); RSS {sum(map(rss_mb, pids)):.0f} MB before clients")
+        sampler = Sampler(pids)
         sampler.start()
-        rss_start = rss_mb(server.pid)
+        rss_start = sum(map(rss_mb, pids))
 
         procs = max(1, min(args.client_procs, len(users)))
         rng = random.Random(args.seed + 1)
@@ -322,7 +331,7 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(procs):
             mine = shuffled[i::procs]
             plan = {"index": i, "users": mine, "conv_size": conv_size, "seed": args.seed + 100 + i,
-                    "url": f"ws://127.0.0.1:{port}/ws", "origin": None, "rate": args.rate / procs,
+                    "url": f"ws://127.0.0.1:{ports[i % len(ports)]}/ws", "origin": None, "rate": args.rate / procs,
                     "seconds": args.seconds, "connect_concurrency": args.connect_concurrency,
                     "no_compression": args.no_compression}
             plan_path = work / f"plan-{i}.json"
@@ -333,25 +342,25 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
                                                       "client processes did not get connected in time", "server")
         connect_s = time.monotonic() - t_connect
         time.sleep(2)  # let the initial replays settle
-        rss_idle = rss_mb(server.pid)
+        rss_idle = sum(map(rss_mb, pids))
         log(f"{connected} clients connected ({connect_failed} failed) in {connect_s:.1f}s; "
             f"server RSS {rss_idle:.0f} MB")
 
         t0 = time.time() + 1.0
         spy = start_profile(args, server.pid, work) if args.profile else None
-        cpu0_server = cpu_s(server.pid)
+        cpu0_server = sum(map(cpu_s, pids))
         cpu0_clients = sum(cpu_s(w.proc.pid) for w in workers)
         m0 = machine_cpu()
         t_end = common.run_load(workers, server, t0, args.seconds, "server",
                                 "t={t:5.1f}s sent {sent} acked {acked} delivered {delivered}/{expected} "
                                 "server RSS {rss:.0f} MB")
-        cpu1_server = cpu_s(server.pid)
+        cpu1_server = sum(map(cpu_s, pids))
         cpu1_clients = sum(cpu_s(w.proc.pid) for w in workers)
         m1 = machine_cpu()
         drain_s = common.drain(workers, t_end, args.drain)
-        cpu2_server = cpu_s(server.pid)  # load + drain: all the work the sends caused, whatever the lag
+        cpu2_server = sum(map(cpu_s, pids))  # load + drain: all the work the sends caused, whatever the lag
         profile = finish_profile(spy, work, args.seconds) if spy else None
-        rss_end = rss_mb(server.pid)
+        rss_end = sum(map(rss_mb, pids))
         common.stop_clients(workers)
         results = []
         for w in workers:
@@ -367,8 +376,8 @@ def run_entrepot(args: argparse.Namespace) -> dict[str, Any]:
             spy.kill()
         for w in workers:
             w.kill()
-        if server is not None:
-            common.stop_group(server, signal.SIGINT, 10)
+        for proc in servers:
+            common.stop_group(proc, signal.SIGINT, 10)
         if sampler is not None:
             sampler.stop_flag.set()
         if pg_name:
@@ -437,7 +446,8 @@ def print_table(args: argparse.Namespace, r: dict[str, Any]) -> None:
                    f"(reconnected {r['reconnects']}), "
                    f"send failures {r['send_failures']}, server log {r['server_log_errors']})"),
     ]
-    common.print_rows(f"messaging bench: entrepot, {args.backend}{' + redis' if args.redis else ''}, "
+    servers = f"{args.servers} server processes, " if args.servers > 1 else ""
+    common.print_rows(f"messaging bench: entrepot, {servers}{args.backend}{' + redis' if args.redis else ''}, "
                       f"{args.clients} clients, {args.rate} msg/s, {args.seconds} s", rows)
     if r.get("profile"):
         print("server profile during the load (py-spy --gil; inclusive share of the samples that held the GIL):")
@@ -475,6 +485,8 @@ def main() -> int:
                     help="Synapse's SQLite synchronous: normal = entrepot's setting, full = Synapse as shipped")
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--redis", action="store_true", help=f"enable the Redis bus ({REDIS_URL})")
+    ap.add_argument("--servers", type=int, default=1,
+                    help="server processes (more than one needs --redis); clients spread over them")
     ap.add_argument("--client-procs", type=int, default=os.cpu_count() or 2, help="client processes")
     ap.add_argument("--connect-concurrency", type=int, default=50, help="handshakes in flight per client process")
     ap.add_argument("--directs-per-user", type=int, default=2)
@@ -487,6 +499,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.clients < 10:
         ap.error("--clients must be at least 10 (groups have 5-10 members)")
+    if args.servers > 1 and not args.redis:
+        ap.error("--servers above 1 needs --redis (the instances hear of each other's events through it)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.clients * 2 + 1024
     if soft < want:
@@ -509,7 +523,7 @@ def main() -> int:
             "connected", "sent", "offered_per_s", "ack_p99_ms", "server_cpu_pct", "clients_cpu_pct",
             "machine_busy_pct", "version", "sqlite_synchronous")}
     print(json.dumps({"bench": "messaging", "clients": args.clients, "rate": args.rate,
-                      "seconds": args.seconds, "backend": args.backend, "redis": args.redis,
+                      "seconds": args.seconds, "backend": args.backend, "redis": args.redis, "servers": args.servers,
                       "systems": {"entrepot": system} | peer}))
     return 0
 

@@ -1,6 +1,9 @@
-"""Who needs waking. Events themselves live in each user's log in the database; the bus only tells the
+"""Who needs waking. Events themselves live in each user's log in the database; the bus tells the
 connections of those users to read it. In-process by default; with Redis, every app instance hears
-every wake-up, so a message sent through one instance reaches a client connected to another.
+every wake-up, so a message sent through one instance reaches a client connected to another. The
+messenger's fan-out also publishes each committed batch's events, numbered and encoded, and the other
+instances hand them to their connections without reading the logs (`remote_events`); a wake-up is the
+fallback for an instance with no fan-out yet.
 
 Ephemeral frames (typing notices) are the exception: never stored, they travel on the bus itself to
 the connections of the users named, which check the policy again before sending them on. A full queue
@@ -15,7 +18,8 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,8 @@ CHANNEL = "entrepot:events"
 EPHEMERAL_CHANNEL = "entrepot:ephemeral"
 EPHEMERAL_QUEUE = 64
 Frame = dict[str, Any]
+#: A committed event as another instance hears it: (type, payload as JSON, {user id: their seq}).
+RemoteEvent = tuple[str, str, dict[int, int]]
 
 
 class LocalBus:
@@ -33,6 +39,8 @@ class LocalBus:
         self._waiters: dict[int, dict[asyncio.Event, asyncio.AbstractEventLoop]] = defaultdict(dict)
         self._listeners: dict[int, dict[asyncio.Queue[Frame], asyncio.AbstractEventLoop]] = defaultdict(dict)
         self._lock = threading.Lock()
+        #: Set by the messenger's fan-out: takes events other instances committed (called off the loop).
+        self.remote_events: Callable[[list[RemoteEvent]], None] | None = None
 
     async def start(self) -> None:
         pass
@@ -63,8 +71,9 @@ class LocalBus:
         """Thread-safe: called after commit, usually from a worker thread."""
         self._wake(list(user_ids))
 
-    def notify_remote(self, user_ids: list[int]) -> None:
-        """Wake these users' connections on other instances only (the fan-out served this one's)."""
+    def publish_events(self, events: list[RemoteEvent]) -> None:
+        """Hand committed events to the connections of their users on other instances only (the
+        fan-out served this one's)."""
 
     def listen(self, user_id: int) -> asyncio.Queue[Frame]:
         """A queue of the ephemeral frames addressed to this user, for one connection."""
@@ -105,6 +114,8 @@ class RedisBus(LocalBus):
         self._publisher = redis.Redis.from_url(url)
         self._task: asyncio.Task[None] | None = None
         self._origin = uuid.uuid4().hex  # our own ephemeral frames come back from Redis: skip them
+        #: One thread hands other instances' events over, in the order heard (it re-checks sessions).
+        self._remote = ThreadPoolExecutor(1, thread_name_prefix="bus-remote")
 
     async def start(self) -> None:
         await super().start()
@@ -126,6 +137,12 @@ class RedisBus(LocalBus):
         if user_ids:  # tagged with our origin: this instance's connections were already served
             self._publisher.publish(CHANNEL, json.dumps({"origin": self._origin, "to": user_ids}))
 
+    def publish_events(self, events: list[RemoteEvent]) -> None:
+        users = sorted({uid for _type, _encoded, seqs in events for uid in seqs})
+        if users:  # "to": the wake-up for an instance without a fan-out (or of an earlier version)
+            self._publisher.publish(CHANNEL, json.dumps({"origin": self._origin, "to": users,
+                                                         "events": events}, ensure_ascii=False))
+
     def send_ephemeral(self, user_ids: Iterable[int], frame: Frame) -> None:
         ids = list(user_ids)
         super().send_ephemeral(ids, frame)
@@ -142,7 +159,13 @@ class RedisBus(LocalBus):
             if isinstance(body, list):  # an instance of an earlier version
                 self._wake(body)
             elif body.get("origin") != self._origin:
-                self._wake(body.get("to") or [])
+                take = self.remote_events
+                if take is not None and body.get("events"):
+                    events = [(str(t), str(e), {int(u): int(q) for u, q in seqs.items()})
+                              for t, e, seqs in body["events"]]
+                    self._remote.submit(_logged, take, events)  # in order, off the event loop
+                else:
+                    self._wake(body.get("to") or [])
             return
         body = json.loads(data)
         if body.get("origin") != self._origin:
@@ -164,6 +187,13 @@ class RedisBus(LocalBus):
             except Exception as exc:  # noqa: BLE001 - reconnect: a Redis restart must not end delivery
                 log.warning("event bus: Redis connection lost (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(1)
+
+
+def _logged(take: Callable[[list[RemoteEvent]], None], events: list[RemoteEvent]) -> None:
+    try:
+        take(events)
+    except Exception:  # noqa: BLE001 - the connections read their logs at their next wake-up
+        log.exception("event bus: events from another instance not handed over")
 
 
 def make_bus(redis_url: str | None) -> LocalBus:

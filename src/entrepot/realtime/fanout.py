@@ -6,7 +6,8 @@ thread does, once per batch: re-check the session of every connection concerned 
 (sessions, users, their roles: `auth.session_principals`, which decides as the sign-in path does), then
 pass each connection its events and its principal as of now. The connection sends them if they follow
 the last event it sent, checking each against its cached conversations (see Connection.offer);
-otherwise it reads its log as before. Other instances hear of the events through the bus (Redis).
+otherwise it reads its log as before. With Redis, the batch's events (each payload encoded once) go
+to the other instances too, whose fan-outs hand them to their own connections the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from entrepot.core.types import Principal
 from entrepot.db import Database
-from entrepot.realtime.bus import LocalBus
+from entrepot.realtime.bus import LocalBus, RemoteEvent
 
 if TYPE_CHECKING:
     from entrepot.realtime.connection import Connection
@@ -40,6 +41,7 @@ class Fanout:
         self.resolve = resolve
         self._connections: dict[int, set[Connection]] = defaultdict(set)
         self._lock = threading.Lock()
+        bus.remote_events = self.offer_remote
 
     def attach(self, conn: Connection) -> None:
         with self._lock:
@@ -56,11 +58,30 @@ class Fanout:
     def deliver(self, emitted: Emitted) -> None:
         """Called by the writer thread after commit with the batch's events in commit order."""
         per_user: dict[int, list[Pushed]] = defaultdict(list)
+        published: list[RemoteEvent] = []
         for type_, payload, seqs in emitted:
             encoded = json.dumps(payload, ensure_ascii=False, default=str)
+            published.append((type_, encoded, seqs))
             for uid, seq in seqs.items():
                 per_user[uid].append((seq, type_, payload, encoded))
-        self.bus.notify_remote(list(per_user))  # other instances read their connections' logs
+        self.bus.publish_events(published)  # other instances push them to their own connections
+        self._offer_all(per_user)
+
+    def offer_remote(self, events: list[RemoteEvent]) -> None:
+        """Events another instance committed (from the bus, off the event loop): those of users with a
+        connection here go the same way as this instance's own, each payload decoded once."""
+        with self._lock:
+            here = set(self._connections)
+        per_user: dict[int, list[Pushed]] = defaultdict(list)
+        for type_, encoded, seqs in events:
+            mine = [(uid, seq) for uid, seq in seqs.items() if uid in here]
+            if mine:
+                payload = json.loads(encoded)
+                for uid, seq in mine:
+                    per_user[uid].append((seq, type_, payload, encoded))
+        self._offer_all(per_user)
+
+    def _offer_all(self, per_user: dict[int, list[Pushed]]) -> None:
         with self._lock:
             targets = [(c, per_user[uid]) for uid in per_user for c in self._connections.get(uid, ())]
         if not targets:

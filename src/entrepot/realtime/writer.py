@@ -117,8 +117,11 @@ class GroupWriter:
                 s.info["push"] = True  # the fan-out delivers these events; no per-send wake-ups
                 defer_writes(s)  # index rows, archive records, events: stored together after the last send
                 for run in _runs(batch):
-                    outcomes.extend(self._texts(s, run) if isinstance(run[0][0], TextSend)
-                                    else [(run[0][1], *self._one(s, run[0][0]))])  # type: ignore[arg-type]
+                    first, future = run[0]
+                    if isinstance(first, TextSend):
+                        outcomes.extend(self._texts(s, run))
+                    else:
+                        outcomes.append((future, *self._one(s, first)))
                 store_deferred(s)
                 emitted = s.info.pop("emitted", [])
         except BaseException as exc:  # noqa: BLE001 - the commit failed: no send of the batch happened
