@@ -386,6 +386,7 @@ def _track_topics(session: Session, checked: Sequence[Checked]) -> None:
     if not scored:
         return
     convs = sorted({msg.conversation_id for msg, *_rest in scored})
+    session.flush()  # an episode started earlier in this transaction counts (Core reads do not autoflush)
     windows = _windows(session, convs, max(topic.window for *_rest, topic, _r in scored))
     drifting = dict.fromkeys(convs, False)
     drifting.update(session.execute(select(_states.c.conversation_id, _states.c.drifting)
