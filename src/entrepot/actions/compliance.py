@@ -14,7 +14,6 @@ from entrepot.actions.screening import (  # noqa: F401 - callers use these names
     CONTEXT_MESSAGES,
     Blocked,
     lexicon,
-    screen,
     screen_edit,
 )
 from entrepot.compliance.lexicon import check_regex

@@ -224,12 +224,6 @@ def record(session: Session, checked: Sequence[Checked]) -> None:
     _track_topics(session, [(msg, e, screened) for msg, e, screened in checked if screened is not None])
 
 
-def screen(session: Session, msg: Message, enterprise_id: int, language: str | None = None) -> None:
-    """Screen a stored message being sent, in its transaction: block it (the caller's transaction
-    must then roll back), or flag it for review."""
-    record(session, [(msg, enterprise_id, check(session, screened_text(msg), enterprise_id, language))])
-
-
 def _refuse_blocked(matches: list[Match]) -> None:
     blocking = [m for m in matches if m.rule.action == "block"]
     if blocking:
@@ -504,7 +498,6 @@ __all__ = [
     "RuleSet",
     "Screening",
     "lexicon",
-    "screen",
     "screen_attachment",
     "screen_edit",
     "topic_settings",

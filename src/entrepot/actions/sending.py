@@ -56,7 +56,12 @@ class Writable(NamedTuple):
 def send_message(session: Session, actor: Principal, conversation_id: int, client_id: str, body: str,
                  *, reply_to_id: int | None = None) -> tuple[Message, bool]:
     """(message, created). The same client id again returns the first message: retries never duplicate."""
-    outcome = send_texts(session, [TextSend(actor, conversation_id, client_id, body, reply_to_id)])[0]
+    return send_text(session, TextSend(actor, conversation_id, client_id, body, reply_to_id))
+
+
+def send_text(session: Session, send: TextSend) -> Sent:
+    """One text send, its refusal raised."""
+    outcome = send_texts(session, [send])[0]
     if isinstance(outcome, EntrepotError):
         raise outcome
     return outcome
@@ -71,9 +76,11 @@ def send_texts(session: Session, sends: Sequence[TextSend]) -> list[Sent | Entre
     outcomes: list[Sent | EntrepotError | None] = [None] * len(sends)
     client_ids: list[str] = []
     for i, send in enumerate(sends):
-        client_ids.append((send.client_id or "").strip())
-        if not client_ids[i] or len(client_ids[i]) > MAX_CLIENT_ID:
-            outcomes[i] = InvalidInput(NO_CLIENT_ID, field="client_id")
+        try:
+            client_ids.append(clean_client_id(send.client_id))
+        except InvalidInput as exc:
+            client_ids.append("")
+            outcomes[i] = exc
     keys = [(send.sender.user_id, cid) for send, cid in zip(sends, client_ids, strict=True)]
     earlier = _sent_under(session, [k for k, o in zip(keys, outcomes, strict=True) if o is None])
     seats = _seats(session, {send.conversation_id for send, o in zip(sends, outcomes, strict=True) if o is None})
@@ -168,10 +175,16 @@ def _check_reply(session: Session, reply_to_id: int | None, conversation_id: int
 
 def existing_message(session: Session, actor: Principal, client_id: str) -> Message | None:
     """The message this sender already sent under this client id: a retry returns it unchanged."""
+    cid = clean_client_id(client_id)
+    return _sent_under(session, [(actor.user_id, cid)]).get((actor.user_id, cid))
+
+
+def clean_client_id(client_id: str | None) -> str:
+    """The page's id for a message, which makes a retry find the first send."""
     cid = (client_id or "").strip()
     if not cid or len(cid) > MAX_CLIENT_ID:
         raise InvalidInput(NO_CLIENT_ID, field="client_id")
-    return _sent_under(session, [(actor.user_id, cid)]).get((actor.user_id, cid))
+    return cid
 
 
 def insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[Message]:

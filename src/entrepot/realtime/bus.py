@@ -131,9 +131,9 @@ class RedisBus(LocalBus):
     def notify(self, user_ids: Iterable[int]) -> None:
         ids = list(user_ids)
         super().notify(ids)  # local connections at once
-        self.notify_remote(ids)
+        self._wake_remote(ids)
 
-    def notify_remote(self, user_ids: list[int]) -> None:
+    def _wake_remote(self, user_ids: list[int]) -> None:
         if user_ids:  # tagged with our origin: this instance's connections were already served
             self._publisher.publish(CHANNEL, json.dumps({"origin": self._origin, "to": user_ids}))
 

@@ -281,8 +281,7 @@ class Connection:
     def _store(self, frame: dict[str, Any]) -> int:
         send = self._text_send(frame)
         with self.db.write() as s:
-            return sending.send_message(s, send.sender, send.conversation_id, send.client_id, send.body,
-                                        reply_to_id=send.reply_to_id)[0].id
+            return sending.send_text(s, send).message.id
 
     def _store_quote(self, frame: dict[str, Any], s: Session | None = None) -> int:
         if s is None:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy.orm import Session
 
 from entrepot.actions.messaging import DEFERRED, defer_writes, store_deferred
-from entrepot.actions.sending import Sent, TextSend, send_texts
+from entrepot.actions.sending import Sent, TextSend, send_text, send_texts
 from entrepot.db import Database
 
 log = logging.getLogger(__name__)
@@ -182,12 +182,7 @@ def _answer(outcome: Sent | Exception) -> tuple[Any, BaseException | None]:
 
 
 def _alone(send: TextSend) -> Callable[[Session], int]:
-    def work(s: Session) -> int:
-        outcome = send_texts(s, [send])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return int(outcome.message.id)
-    return work
+    return lambda s: send_text(s, send).message.id
 
 
 def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:
